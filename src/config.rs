@@ -1,0 +1,168 @@
+//! Every setting: its flag, its `LIVEDESK_*` variable and its default, in one place.
+
+use std::fmt;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// A value that must never reach a log line or a `Debug` dump.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "livedesk",
+    version,
+    about = "Open-source customer-service live chat"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    /// What to do; without a command livedesk serves.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage agent accounts.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Create an agent. The password is read from standard input with
+    /// --password-stdin, otherwise generated and printed once.
+    Add {
+        username: String,
+        /// Display name shown to visitors (defaults to the username).
+        #[arg(long)]
+        name: Option<String>,
+        /// Make the account an admin.
+        #[arg(long)]
+        admin: bool,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password (from standard input with --password-stdin, otherwise generated and printed).
+    Passwd {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable an account: it can no longer log in and its sessions end.
+    Disable { username: String },
+    /// Enable a disabled account.
+    Enable { username: String },
+    /// List all accounts.
+    List,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address and port to listen on.
+    #[arg(long, env = "LIVEDESK_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    /// `sqlite://PATH` (the default, a file under ./data/) or `postgres://USER@HOST/DB`.
+    #[arg(
+        long,
+        env = "LIVEDESK_DATABASE_URL",
+        default_value = "sqlite://data/livedesk.sqlite3",
+        hide_env_values = true
+    )]
+    pub database_url: Secret,
+
+    /// Database connections per node.
+    #[arg(long, env = "LIVEDESK_DB_POOL_SIZE", default_value_t = 10)]
+    pub db_pool_size: u32,
+
+    /// Key for session cookies (at least 32 bytes). Unset: one is generated on
+    /// first start and kept in the database, so sessions survive restarts.
+    #[arg(long, env = "LIVEDESK_SESSION_SECRET", hide_env_values = true)]
+    pub session_secret: Option<Secret>,
+
+    /// How long an idle agent session lasts, in minutes.
+    #[arg(long, env = "LIVEDESK_SESSION_TTL_MINUTES", default_value_t = 720)]
+    pub session_ttl_minutes: u32,
+
+    /// Mark cookies `Secure`: set this when livedesk is served over HTTPS.
+    #[arg(long, env = "LIVEDESK_SECURE_COOKIES", default_value_t = false)]
+    pub secure_cookies: bool,
+
+    /// Take the client IP from `X-Forwarded-For` (only behind a trusted reverse proxy).
+    #[arg(long, env = "LIVEDESK_TRUST_PROXY", default_value_t = false)]
+    pub trust_proxy: bool,
+
+    /// Password of the first admin, used only when the database has no agents yet.
+    /// Unset: one is generated and printed once.
+    #[arg(long, env = "LIVEDESK_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<Secret>,
+
+    /// Failed logins allowed per IP and per username within the window.
+    #[arg(long, env = "LIVEDESK_LOGIN_MAX_FAILURES", default_value_t = 5)]
+    pub login_max_failures: u32,
+
+    /// Length of the failed-login window, in seconds.
+    #[arg(long, env = "LIVEDESK_LOGIN_WINDOW_SECS", default_value_t = 900)]
+    pub login_window_secs: u32,
+
+    /// How long a captcha stays valid, in seconds.
+    #[arg(long, env = "LIVEDESK_CAPTCHA_TTL_SECS", default_value_t = 300)]
+    pub captcha_ttl_secs: u32,
+
+    /// FOR AUTOMATED TESTS ONLY: every captcha's answer becomes this value.
+    #[arg(long, env = "LIVEDESK_TEST_CAPTCHA", hide_env_values = true)]
+    pub test_captcha: Option<Secret>,
+
+    /// HTTP worker threads (0: one per CPU core).
+    #[arg(long, env = "LIVEDESK_WORKERS", default_value_t = 0)]
+    pub workers: usize,
+
+    /// Log filter, e.g. `info` or `livedesk=debug,actix_web=info`.
+    #[arg(long, env = "LIVEDESK_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Log line format.
+    #[arg(long, env = "LIVEDESK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// Settings as the defaults give them, for tests and embedding.
+    pub fn defaults() -> Self {
+        Cli::parse_from(["livedesk"]).settings
+    }
+}

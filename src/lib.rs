@@ -1,0 +1,10 @@
+//! livedesk: customer-service live chat. See docs/architecture.md for the map.
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod metrics;
+pub mod startup;
+pub mod storage;
+pub mod telemetry;
+pub mod web;

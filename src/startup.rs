@@ -1,0 +1,214 @@
+//! Builds the application: database and migrations, first admin, session key,
+//! HTTP server. `main` and the tests both go through `Application::build`.
+
+use std::net::TcpListener;
+
+use actix_session::{
+    config::{PersistentSession, TtlExtensionPolicy},
+    SessionMiddleware,
+};
+use actix_web::{cookie::Key, cookie::SameSite, dev::Server, middleware, web, App, HttpServer};
+use anyhow::Context;
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Settings;
+use crate::domain::{password, Clock, Role};
+use crate::metrics::{self, Metrics};
+use crate::storage::{
+    agents, migrations, sessions, settings as kv, DatabaseUrl, Storage, StorageError,
+};
+use crate::web::{error::error_pages, session::DbSessionStore, AppState, LoginPolicy};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    /// Set when this start created the first admin (for printing once).
+    pub first_admin: Option<FirstAdmin>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FirstAdmin {
+    pub username: String,
+    /// The generated password; `None` when it came from LIVEDESK_ADMIN_PASSWORD.
+    pub generated_password: Option<String>,
+}
+
+/// Opens the pool and applies pending migrations (both blocking: call off the async workers).
+pub fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
+    let url = DatabaseUrl::parse(settings.database_url.expose())?;
+    let storage = Storage::connect(&url, settings.db_pool_size)
+        .with_context(|| format!("cannot open the database {}", url.describe()))?;
+    let applied = migrations::run_pending(&mut *storage.conn()?)?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, database = %url.describe(), "migrations applied");
+    }
+    Ok(storage)
+}
+
+/// Creates the user `admin` when there are no agents at all.
+pub fn bootstrap_admin(
+    storage: &Storage,
+    settings: &Settings,
+    clock: &Clock,
+) -> anyhow::Result<Option<FirstAdmin>> {
+    let mut conn = storage.conn()?;
+    if agents::count(&mut conn)? > 0 {
+        return Ok(None);
+    }
+    let (pw, generated) = match &settings.admin_password {
+        Some(p) => (p.expose().to_owned(), false),
+        None => {
+            let p = password::generate_password();
+            (p.clone(), true)
+        }
+    };
+    crate::domain::NewPassword::parse(&pw)
+        .context("LIVEDESK_ADMIN_PASSWORD must be 8-128 characters")?;
+    let hash = password::hash_password(&pw);
+    let new = agents::NewAgent {
+        username: "admin",
+        display_name: "Admin",
+        password_hash: &hash,
+        role: Role::Admin,
+    };
+    match agents::insert(&mut conn, &new, clock.now_naive()) {
+        Ok(_) => Ok(Some(FirstAdmin {
+            username: "admin".into(),
+            generated_password: generated.then_some(pw),
+        })),
+        // Another node created it at the same moment.
+        Err(StorageError::Conflict) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The cookie key: from the setting, or generated once and kept in the database.
+fn session_key(storage: &Storage, settings: &Settings) -> anyhow::Result<Key> {
+    if let Some(secret) = &settings.session_secret {
+        anyhow::ensure!(
+            secret.expose().len() >= 32,
+            "LIVEDESK_SESSION_SECRET must be at least 32 bytes long"
+        );
+        return Ok(Key::derive_from(secret.expose().as_bytes()));
+    }
+    let fresh = hex::encode(rand::random::<[u8; 64]>());
+    let stored = kv::get_or_insert(&mut *storage.conn()?, "session_key", &fresh)?;
+    let bytes = hex::decode(stored).context("stored session key is not hex")?;
+    anyhow::ensure!(bytes.len() >= 64, "stored session key is too short");
+    Ok(Key::from(&bytes))
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Clock::default()).await
+    }
+
+    pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
+        let (storage, first_admin, key) = {
+            let (settings, clock) = (settings.clone(), clock.clone());
+            tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                let storage = open_storage(&settings)?;
+                let first = bootstrap_admin(&storage, &settings, &clock)?;
+                let key = session_key(&storage, &settings)?;
+                Ok((storage, first, key))
+            })
+            .await??
+        };
+
+        if settings.test_captcha.is_some() {
+            tracing::warn!(
+                "!!! LIVEDESK_TEST_CAPTCHA is set: every captcha has a fixed, known answer. \
+                 This is for automated tests only; never run production like this. !!!"
+            );
+        }
+
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+
+        let metrics = Metrics::new();
+        let state = web::Data::new(AppState {
+            storage: storage.clone(),
+            clock: clock.clone(),
+            metrics: metrics.clone(),
+            login: LoginPolicy {
+                max_failures: settings.login_max_failures,
+                window: chrono::Duration::seconds(settings.login_window_secs.into()),
+                captcha_ttl: chrono::Duration::seconds(settings.captcha_ttl_secs.into()),
+                test_captcha: settings
+                    .test_captcha
+                    .as_ref()
+                    .map(|s| s.expose().to_owned()),
+            },
+            trust_proxy: settings.trust_proxy,
+        });
+        let metrics_data = web::Data::new(metrics);
+        let store = DbSessionStore::new(storage.clone(), clock.clone());
+        let secure = settings.secure_cookies;
+        let ttl = actix_web::cookie::time::Duration::minutes(settings.session_ttl_minutes.into());
+
+        spawn_session_sweeper(storage, clock);
+
+        let mut server = HttpServer::new(move || {
+            let sessions = SessionMiddleware::builder(store.clone(), key.clone())
+                .cookie_name("livedesk_session".into())
+                .cookie_secure(secure)
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Lax)
+                .session_lifecycle(
+                    PersistentSession::default()
+                        .session_ttl(ttl)
+                        .session_ttl_extension_policy(TtlExtensionPolicy::OnEveryRequest),
+                )
+                .build();
+            App::new()
+                .app_data(state.clone())
+                .app_data(metrics_data.clone())
+                // Inner to outer: error pages see every handler's response;
+                // sessions wrap them (a session store failure surfaces as a
+                // plain 5xx, counted by the metrics middleware).
+                .wrap(middleware::from_fn(error_pages))
+                .wrap(sessions)
+                .wrap(
+                    middleware::DefaultHeaders::new()
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        .add(("X-Frame-Options", "DENY"))
+                        .add(("Referrer-Policy", "same-origin")),
+                )
+                .wrap(middleware::from_fn(metrics::track))
+                .wrap(TracingLogger::default())
+                .configure(crate::web::routes)
+        })
+        .listen(listener)?;
+        if settings.workers > 0 {
+            server = server.workers(settings.workers);
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+            first_admin,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Deletes expired sessions every ten minutes.
+fn spawn_session_sweeper(storage: Storage, clock: Clock) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let now = clock.now_naive();
+            if let Err(e) = storage.run(move |c| sessions::purge_expired(c, now)).await {
+                tracing::warn!(error = %e, "session sweep failed");
+            }
+        }
+    });
+}

@@ -1,0 +1,224 @@
+//! The backend is chosen from the URL scheme by our own r2d2 manager: diesel's
+//! `MultiConnection::establish` would try PostgreSQL and then silently treat
+//! any string as an SQLite path.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+
+use super::{StorageError, StorageResult};
+use crate::config::Secret;
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+impl DbConnection {
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbConnection::Pg(_) => Backend::Postgres,
+            DbConnection::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum UrlError {
+    #[error("unsupported database URL scheme '{0}': use sqlite://PATH or postgres://USER@HOST/DB")]
+    UnknownScheme(String),
+    #[error("database URL has no scheme: use sqlite://PATH or postgres://USER@HOST/DB")]
+    NoScheme,
+    #[error("sqlite URL has an empty path")]
+    EmptyPath,
+}
+
+/// A parsed database location. For SQLite `target` is the file path.
+#[derive(Debug, Clone)]
+pub struct DatabaseUrl {
+    pub backend: Backend,
+    target: Secret,
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, UrlError> {
+        let (scheme, rest) = raw.split_once(':').ok_or(UrlError::NoScheme)?;
+        match scheme.to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" => Ok(Self {
+                backend: Backend::Postgres,
+                target: Secret::new(raw),
+            }),
+            "sqlite" => {
+                let path = rest.strip_prefix("//").unwrap_or(rest);
+                if path.is_empty() {
+                    return Err(UrlError::EmptyPath);
+                }
+                Ok(Self {
+                    backend: Backend::Sqlite,
+                    target: Secret::new(path),
+                })
+            }
+            "" => Err(UrlError::NoScheme),
+            other => Err(UrlError::UnknownScheme(other.to_owned())),
+        }
+    }
+
+    /// A form safe to print: the SQLite path, or the PostgreSQL URL without its password.
+    pub fn describe(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("sqlite://{}", self.target.expose()),
+            Backend::Postgres => match url::Url::parse(self.target.expose()) {
+                Ok(mut u) => {
+                    if u.password().is_some() {
+                        let _ = u.set_password(Some("***"));
+                    }
+                    u.to_string()
+                }
+                Err(_) => "postgres://(unparsable)".into(),
+            },
+        }
+    }
+
+    pub fn establish(&self) -> Result<DbConnection, diesel::ConnectionError> {
+        match self.backend {
+            Backend::Postgres => {
+                PgConnection::establish(self.target.expose()).map(DbConnection::Pg)
+            }
+            Backend::Sqlite => {
+                let path = std::path::Path::new(self.target.expose());
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        diesel::ConnectionError::BadConnection(format!(
+                            "cannot create {}: {e}",
+                            dir.display()
+                        ))
+                    })?;
+                }
+                let mut conn = SqliteConnection::establish(self.target.expose())?;
+                // WAL lets readers run beside the writer; busy_timeout makes a
+                // second writer wait instead of failing at once.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        self.url.establish().map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+pub type DbPool = r2d2::Pool<Manager>;
+pub type PooledConn = r2d2::PooledConnection<Manager>;
+
+/// The pool plus the way to use it from async code without blocking a worker.
+#[derive(Clone)]
+pub struct Storage {
+    pool: DbPool,
+    backend: Backend,
+}
+
+impl Storage {
+    pub fn connect(url: &DatabaseUrl, pool_size: u32) -> StorageResult<Self> {
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(5))
+            .build(Manager { url: url.clone() })?;
+        Ok(Self {
+            pool,
+            backend: url.backend,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A connection for synchronous callers (CLI, start-up).
+    pub fn conn(&self) -> StorageResult<PooledConn> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs `f` with a connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, f: F) -> StorageResult<T>
+    where
+        F: FnOnce(&mut DbConnection) -> StorageResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StorageError::Blocking(e.to_string()))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_select_the_backend_and_reject_unknown_schemes() {
+        let s = DatabaseUrl::parse("sqlite://data/x.db").unwrap();
+        assert_eq!(s.backend, Backend::Sqlite);
+        assert_eq!(s.describe(), "sqlite://data/x.db");
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/a.db").unwrap().describe(),
+            "sqlite:///tmp/a.db"
+        );
+        let p = DatabaseUrl::parse("postgres://u:hunter2@localhost/db").unwrap();
+        assert_eq!(p.backend, Backend::Postgres);
+        assert!(!p.describe().contains("hunter2"));
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://localhost/db")
+                .unwrap()
+                .backend,
+            Backend::Postgres
+        );
+        assert_eq!(
+            DatabaseUrl::parse("mysql://localhost/db").unwrap_err(),
+            UrlError::UnknownScheme("mysql".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("data.db").unwrap_err(),
+            UrlError::NoScheme
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://").unwrap_err(),
+            UrlError::EmptyPath
+        );
+    }
+}

@@ -1,0 +1,44 @@
+//! Persistence: one diesel connection type over PostgreSQL and SQLite, an r2d2
+//! pool, migrations, and one file of queries per table. Query functions take
+//! `&mut DbConnection` so they compose inside a transaction.
+
+pub mod agents;
+pub mod connection;
+pub mod login_attempts;
+pub mod migrations;
+pub mod schema;
+pub mod sessions;
+pub mod settings;
+
+pub use connection::{Backend, DatabaseUrl, DbConnection, DbPool, Storage};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("not found")]
+    NotFound,
+    #[error("already exists")]
+    Conflict,
+    #[error("the last active admin cannot be disabled or demoted")]
+    LastAdmin,
+    #[error("database unavailable: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("database error: {0}")]
+    Query(diesel::result::Error),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("blocking task failed: {0}")]
+    Blocking(String),
+}
+
+impl From<diesel::result::Error> for StorageError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::NotFound => StorageError::NotFound,
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => StorageError::Conflict,
+            other => StorageError::Query(other),
+        }
+    }
+}
+
+pub type StorageResult<T> = Result<T, StorageError>;

@@ -1,0 +1,99 @@
+// One portable schema for both backends (BigInt ids, UTC Timestamp), written by
+// hand: see diesel.toml.
+
+diesel::table! {
+    agents (id) {
+        id -> BigInt,
+        username -> Text,
+        display_name -> Text,
+        password_hash -> Text,
+        role -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+        last_login_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    login_attempts (id) {
+        id -> BigInt,
+        agent_id -> Nullable<BigInt>,
+        username -> Text,
+        ip -> Text,
+        success -> Bool,
+        outcome -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (key_hash) {
+        key_hash -> Text,
+        agent_id -> Nullable<BigInt>,
+        state -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    settings (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    visitors (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        name -> Nullable<Text>,
+        email -> Nullable<Text>,
+        page_url -> Nullable<Text>,
+        referrer -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        first_seen_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    conversations (id) {
+        id -> BigInt,
+        visitor_id -> BigInt,
+        agent_id -> Nullable<BigInt>,
+        status -> Text,
+        last_seq -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> BigInt,
+        conversation_id -> BigInt,
+        seq -> BigInt,
+        sender -> Text,
+        agent_id -> Nullable<BigInt>,
+        client_id -> Nullable<Text>,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(login_attempts -> agents (agent_id));
+diesel::joinable!(sessions -> agents (agent_id));
+diesel::joinable!(conversations -> visitors (visitor_id));
+diesel::joinable!(conversations -> agents (agent_id));
+diesel::joinable!(messages -> conversations (conversation_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    agents,
+    login_attempts,
+    sessions,
+    settings,
+    visitors,
+    conversations,
+    messages,
+);

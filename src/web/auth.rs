@@ -1,0 +1,70 @@
+//! Extractors for "who is asking": `CurrentAgent` (any active agent) and
+//! `AdminAgent`. Each request re-reads the account, so disabling takes effect at once.
+
+use actix_session::SessionExt;
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+
+use super::{error::WebError, session, AppState};
+use crate::storage::{agents, agents::Agent, StorageError};
+
+pub struct CurrentAgent(pub Agent);
+
+impl FromRequest for CurrentAgent {
+    type Error = WebError;
+    type Future = LocalBoxFuture<'static, Result<Self, WebError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let s = req.get_session();
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let state = state.ok_or(WebError::Session("no app state".into()))?;
+            let id = session::agent_id(&s).ok_or(WebError::LoginRequired)?;
+            match state.storage.run(move |c| agents::find(c, id)).await {
+                Ok(agent) if agent.active => Ok(CurrentAgent(agent)),
+                Ok(_) | Err(StorageError::NotFound) => {
+                    s.purge();
+                    Err(WebError::LoginRequired)
+                }
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
+}
+
+pub struct AdminAgent(pub Agent);
+
+impl FromRequest for AdminAgent {
+    type Error = WebError;
+    type Future = LocalBoxFuture<'static, Result<Self, WebError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let current = CurrentAgent::from_request(req, payload);
+        Box::pin(async move {
+            let CurrentAgent(agent) = current.await?;
+            if agent.is_admin() {
+                Ok(AdminAgent(agent))
+            } else {
+                Err(WebError::Forbidden)
+            }
+        })
+    }
+}
+
+/// The client's IP, from `X-Forwarded-For` only when configured to trust a proxy.
+pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> String {
+    let ip = if trust_proxy {
+        req.connection_info()
+            .realip_remote_addr()
+            .map(str::to_owned)
+    } else {
+        req.peer_addr().map(|a| a.ip().to_string())
+    };
+    let ip = ip.unwrap_or_else(|| "unknown".into());
+    // realip may carry a port; keep just the address, bounded in size.
+    let ip = match ip.parse::<std::net::SocketAddr>() {
+        Ok(sa) => sa.ip().to_string(),
+        Err(_) => ip,
+    };
+    ip.chars().take(64).collect()
+}

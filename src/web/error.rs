@@ -1,0 +1,168 @@
+//! One error type for the web layer, and the middleware that turns every 4xx/5xx
+//! plain-text body (ours or actix's own) into a page in the visitor's language.
+
+use actix_web::{
+    body::{BoxBody, MessageBody},
+    dev::{ServiceRequest, ServiceResponse},
+    http::{header, StatusCode},
+    middleware::Next,
+    HttpResponse, ResponseError,
+};
+use askama::Template;
+
+use super::i18n::{Lang, Strings};
+use super::pages::Chrome;
+use crate::storage::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("bad request")]
+    BadRequest,
+    #[error("missing or wrong CSRF token")]
+    Csrf,
+    #[error("login required")]
+    LoginRequired,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("payload too large")]
+    TooLarge,
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+    #[error("session: {0}")]
+    Session(String),
+    #[error("template: {0}")]
+    Template(#[from] askama::Error),
+}
+
+impl ResponseError for WebError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            WebError::BadRequest => StatusCode::BAD_REQUEST,
+            WebError::Csrf | WebError::Forbidden => StatusCode::FORBIDDEN,
+            WebError::LoginRequired => StatusCode::SEE_OTHER,
+            WebError::NotFound | WebError::Storage(StorageError::NotFound) => StatusCode::NOT_FOUND,
+            WebError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            WebError::Storage(StorageError::Pool(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        let mut res = HttpResponse::build(status);
+        if let WebError::LoginRequired = self {
+            res.insert_header((header::LOCATION, "/login"));
+        }
+        res.insert_header(ErrorPageKind::from(self));
+        res.content_type("text/plain; charset=utf-8")
+            .body(status.to_string())
+    }
+}
+
+/// Which sentence the error page shows; travels from `error_response` to the
+/// page middleware in a private header, removed before the response leaves.
+#[derive(Debug, Clone, Copy)]
+enum ErrorPageKind {
+    Csrf,
+    Default,
+}
+
+const KIND_HEADER: &str = "x-livedesk-error-kind";
+
+impl From<&WebError> for ErrorPageKind {
+    fn from(e: &WebError) -> Self {
+        match e {
+            WebError::Csrf => ErrorPageKind::Csrf,
+            _ => ErrorPageKind::Default,
+        }
+    }
+}
+
+impl header::TryIntoHeaderPair for ErrorPageKind {
+    type Error = std::convert::Infallible;
+    fn try_into_pair(self) -> Result<(header::HeaderName, header::HeaderValue), Self::Error> {
+        let v = match self {
+            ErrorPageKind::Csrf => "csrf",
+            ErrorPageKind::Default => "default",
+        };
+        Ok((
+            header::HeaderName::from_static(KIND_HEADER),
+            header::HeaderValue::from_static(v),
+        ))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    c: Chrome,
+    status: u16,
+    message: &'a str,
+}
+
+fn message_for(t: &'static Strings, status: StatusCode, csrf: bool) -> &'static str {
+    match status.as_u16() {
+        _ if csrf => t.err_csrf,
+        400 => t.err_bad_request,
+        401 | 403 => t.err_forbidden,
+        404 => t.err_not_found,
+        405 => t.err_method,
+        413 => t.err_too_large,
+        429 => t.err_rate_limited,
+        503 => t.err_unavailable,
+        s if s >= 500 => t.err_internal,
+        _ => t.err_bad_request,
+    }
+}
+
+/// Middleware: replaces plain-text error bodies with a localized HTML page.
+/// Responses that already carry HTML (a form shown again with its error) or
+/// JSON/other types, and redirects, pass unchanged.
+pub async fn error_pages(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    // Read what the page needs now: the request must not be cloned before routing.
+    let lang = Lang::of_request(req.request());
+    let path = req.path().to_owned();
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    let status = res.status();
+    let kind = res.headers_mut().remove(KIND_HEADER).next();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return Ok(res);
+    }
+    let plain = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|ct| ct.starts_with("text/plain"));
+    if !plain {
+        return Ok(res);
+    }
+    let t = lang.strings();
+    let csrf = kind.is_some_and(|k| k == "csrf");
+    let page = ErrorPage {
+        c: Chrome::anonymous(lang, &path),
+        status: status.as_u16(),
+        message: message_for(t, status, csrf),
+    };
+    let html = page
+        .render()
+        .unwrap_or_else(|_| message_for(t, status, csrf).to_owned());
+    Ok(res.map_body(|head, _| {
+        head.headers.insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        head.headers.insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+        BoxBody::new(html)
+    }))
+}

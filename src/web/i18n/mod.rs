@@ -1,0 +1,192 @@
+//! UI text: one `Strings` value per language, so a missing translation is a
+//! compile error. The language comes from the `lang` cookie (set by the
+//! switcher) or else from Accept-Language.
+
+mod en;
+mod zh;
+
+use actix_web::{dev::Payload, http::header, FromRequest, HttpRequest};
+use std::future::{ready, Ready};
+
+pub use en::EN;
+pub use zh::ZH;
+
+pub const LANG_COOKIE: &str = "livedesk_lang";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Zh,
+}
+
+impl Lang {
+    pub fn strings(self) -> &'static Strings {
+        match self {
+            Lang::En => &EN,
+            Lang::Zh => &ZH,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Zh => "zh",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Lang> {
+        let c = code.trim().to_ascii_lowercase();
+        if c == "zh" || c.starts_with("zh-") || c.starts_with("zh_") {
+            Some(Lang::Zh)
+        } else if c == "en" || c.starts_with("en-") || c.starts_with("en_") {
+            Some(Lang::En)
+        } else {
+            None
+        }
+    }
+
+    /// Picks the supported language with the highest q-value; English otherwise.
+    pub fn from_accept_language(header: &str) -> Lang {
+        let mut best: Option<(f32, Lang)> = None;
+        for part in header.split(',') {
+            let mut it = part.split(';');
+            let tag = it.next().unwrap_or("");
+            let q = it
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if let Some(lang) = Lang::from_code(tag) {
+                if best.is_none_or(|(bq, _)| q > bq) {
+                    best = Some((q, lang));
+                }
+            }
+        }
+        best.map(|(_, l)| l).unwrap_or(Lang::En)
+    }
+
+    pub fn of_request(req: &HttpRequest) -> Lang {
+        if let Some(l) = req
+            .cookie(LANG_COOKIE)
+            .and_then(|c| Lang::from_code(c.value()))
+        {
+            return l;
+        }
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .map(Lang::from_accept_language)
+            .unwrap_or(Lang::En)
+    }
+}
+
+impl FromRequest for Lang {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Lang, actix_web::Error>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(Lang::of_request(req)))
+    }
+}
+
+pub struct Strings {
+    pub html_lang: &'static str,
+    pub app_name: &'static str,
+    pub other_lang_code: &'static str,
+    pub other_lang_label: &'static str,
+
+    pub login_title: &'static str,
+    pub username: &'static str,
+    pub password: &'static str,
+    pub captcha: &'static str,
+    pub captcha_alt: &'static str,
+    pub captcha_new: &'static str,
+    pub sign_in: &'static str,
+    pub sign_out: &'static str,
+    pub login_failed: &'static str,
+    pub login_missing: &'static str,
+    pub login_rate_limited: &'static str,
+
+    pub dashboard_title: &'static str,
+    pub signed_in_as: &'static str,
+    pub live_placeholder: &'static str,
+    pub admin_console: &'static str,
+    pub dashboard: &'static str,
+
+    pub agents_title: &'static str,
+    pub col_username: &'static str,
+    pub col_display_name: &'static str,
+    pub col_role: &'static str,
+    pub col_status: &'static str,
+    pub col_last_login: &'static str,
+    pub col_created: &'static str,
+    pub col_time: &'static str,
+    pub col_ip: &'static str,
+    pub col_outcome: &'static str,
+    pub never: &'static str,
+    pub role_agent: &'static str,
+    pub role_admin: &'static str,
+    pub active: &'static str,
+    pub disabled: &'static str,
+    pub edit: &'static str,
+    pub create_agent: &'static str,
+    pub create: &'static str,
+    pub save: &'static str,
+    pub profile: &'static str,
+    pub reset_password: &'static str,
+    pub new_password: &'static str,
+    pub set_password: &'static str,
+    pub account_status: &'static str,
+    pub disable: &'static str,
+    pub enable: &'static str,
+    pub back_to_list: &'static str,
+    pub recent_logins: &'static str,
+    pub yes: &'static str,
+    pub no: &'static str,
+
+    pub flash_created: &'static str,
+    pub flash_saved: &'static str,
+    pub flash_password: &'static str,
+    pub flash_disabled: &'static str,
+    pub flash_enabled: &'static str,
+
+    pub err_title: &'static str,
+    pub err_bad_request: &'static str,
+    pub err_csrf: &'static str,
+    pub err_forbidden: &'static str,
+    pub err_not_found: &'static str,
+    pub err_method: &'static str,
+    pub err_too_large: &'static str,
+    pub err_rate_limited: &'static str,
+    pub err_internal: &'static str,
+    pub err_unavailable: &'static str,
+    pub err_username_taken: &'static str,
+    pub err_last_admin: &'static str,
+    pub err_invalid_username: &'static str,
+    pub err_invalid_display_name: &'static str,
+    pub err_invalid_password: &'static str,
+    pub err_invalid_role: &'static str,
+    pub go_home: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_picks_best_supported() {
+        assert_eq!(
+            Lang::from_accept_language("zh-CN,zh;q=0.9,en;q=0.8"),
+            Lang::Zh
+        );
+        assert_eq!(
+            Lang::from_accept_language("en-US,en;q=0.9,zh;q=0.8"),
+            Lang::En
+        );
+        assert_eq!(Lang::from_accept_language("fr-FR, zh;q=0.5"), Lang::Zh);
+        assert_eq!(Lang::from_accept_language("fr-FR,de"), Lang::En);
+        assert_eq!(Lang::from_accept_language(""), Lang::En);
+        assert_eq!(
+            Lang::from_accept_language("en;q=0.2, zh-TW;q=0.7"),
+            Lang::Zh
+        );
+    }
+}

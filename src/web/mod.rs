@@ -1,0 +1,102 @@
+//! HTTP: routes, pages, sessions, errors.
+
+pub mod auth;
+pub mod error;
+pub mod i18n;
+pub mod pages;
+pub mod session;
+
+use actix_web::{error::InternalError, web, HttpResponse};
+use chrono::Duration;
+
+use crate::domain::Clock;
+use crate::metrics::Metrics;
+use crate::storage::Storage;
+use error::WebError;
+
+/// Shared, read-only state of the HTTP workers.
+pub struct AppState {
+    pub storage: Storage,
+    pub clock: Clock,
+    pub metrics: Metrics,
+    pub login: LoginPolicy,
+    pub trust_proxy: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoginPolicy {
+    pub max_failures: u32,
+    pub window: Duration,
+    pub captcha_ttl: Duration,
+    /// Fixed captcha answer for automated tests; never set in production.
+    pub test_captcha: Option<String>,
+}
+
+/// Largest form body accepted; every field has a much smaller cap of its own.
+pub const FORM_LIMIT: usize = 16 * 1024;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::FormConfig::default()
+            .limit(FORM_LIMIT)
+            .error_handler(|err, _| {
+                let e = match err {
+                    actix_web::error::UrlencodedError::Overflow { .. } => WebError::TooLarge,
+                    _ => WebError::BadRequest,
+                };
+                InternalError::from_response(err, actix_web::ResponseError::error_response(&e))
+                    .into()
+            }),
+    )
+    .app_data(web::PathConfig::default().error_handler(|err, _| {
+        InternalError::from_response(
+            err,
+            actix_web::ResponseError::error_response(&WebError::NotFound),
+        )
+        .into()
+    }))
+    .app_data(web::QueryConfig::default().error_handler(|err, _| {
+        InternalError::from_response(
+            err,
+            actix_web::ResponseError::error_response(&WebError::BadRequest),
+        )
+        .into()
+    }))
+    .route("/", web::get().to(pages::home))
+    .route("/healthz", web::get().to(pages::system::healthz))
+    .route("/metrics", web::get().to(pages::system::metrics))
+    .route("/static/{file}", web::get().to(pages::system::static_file))
+    .route("/lang/{code}", web::get().to(pages::system::set_lang))
+    .route("/captcha", web::get().to(pages::login::captcha))
+    .route("/login", web::get().to(pages::login::show))
+    .route("/login", web::post().to(pages::login::submit))
+    .route("/logout", web::post().to(pages::login::logout))
+    .route("/agent", web::get().to(pages::dashboard::show))
+    .route(
+        "/admin",
+        web::get().to(|| async {
+            HttpResponse::SeeOther()
+                .insert_header(("Location", "/admin/agents"))
+                .finish()
+        }),
+    )
+    .route("/admin/agents", web::get().to(pages::admin::list))
+    .route("/admin/agents", web::post().to(pages::admin::create))
+    .route("/admin/agents/{id}", web::get().to(pages::admin::show))
+    .route("/admin/agents/{id}", web::post().to(pages::admin::update))
+    .route(
+        "/admin/agents/{id}/password",
+        web::post().to(pages::admin::reset_password),
+    )
+    .route(
+        "/admin/agents/{id}/active",
+        web::post().to(pages::admin::set_active),
+    )
+    .default_service(web::to(|| async { WebError::NotFound.into_response() }));
+}
+
+impl WebError {
+    fn into_response(self) -> HttpResponse {
+        actix_web::ResponseError::error_response(&self)
+    }
+}

@@ -1,0 +1,328 @@
+//! `spawn_app(backend)`: the real server on port 0 with a fresh database, and a
+//! client with a cookie jar that does not follow redirects.
+
+use std::sync::Arc;
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use livedesk::config::{Secret, Settings};
+use livedesk::domain::{password, Clock, Role};
+use livedesk::startup::{Application, FirstAdmin};
+use livedesk::storage::{agents, DatabaseUrl, Storage};
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::{redirect::Policy, Client, Response};
+
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+pub const CAPTCHA: &str = "LdTest7";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs an async test body once per backend: `both_backends!(name)` expects
+/// `async fn name(backend: Backend)` in the same module.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+pub fn pg_server_url() -> String {
+    std::env::var("LIVEDESK_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A database that is dropped with the test.
+pub enum TestDb {
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+    },
+    Postgres {
+        name: String,
+        url: String,
+    },
+}
+
+impl TestDb {
+    pub fn create(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("livedesk.sqlite3").display());
+                TestDb::Sqlite { _dir: dir, url }
+            }
+            Backend::Postgres => {
+                let server = pg_server_url();
+                let mut admin = PgConnection::establish(&format!("{server}/postgres")).unwrap_or_else(|e| {
+                    panic!(
+                        "PostgreSQL is required for this test and is not reachable at {server} ({e}). \
+                         Start it (see README) or set LIVEDESK_TEST_PG_URL."
+                    )
+                });
+                let name = format!("livedesk_test_{}", hex::encode(rand::random::<[u8; 8]>()));
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .expect("create test database");
+                let url = format!("{server}/{name}");
+                TestDb::Postgres { name, url }
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            TestDb::Sqlite { url, .. } | TestDb::Postgres { url, .. } => url,
+        }
+    }
+
+    /// Drops a PostgreSQL database now, connections and all (the health test uses this).
+    pub fn drop_postgres(&self) {
+        if let TestDb::Postgres { name, .. } = self {
+            if let Ok(mut admin) = PgConnection::establish(&format!("{}/postgres", pg_server_url()))
+            {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin);
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        self.drop_postgres();
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub client: Client,
+    pub jar: Arc<Jar>,
+    pub clock: Clock,
+    pub storage: Storage,
+    pub db: Arc<TestDb>,
+    pub first_admin: Option<FirstAdmin>,
+}
+
+pub fn test_settings(db_url: &str) -> Settings {
+    let mut s = Settings::defaults();
+    s.bind = "127.0.0.1:0".into();
+    s.database_url = Secret::new(db_url);
+    s.db_pool_size = 4;
+    s.workers = 1;
+    s.admin_password = Some(Secret::new(ADMIN_PASSWORD));
+    s.test_captcha = Some(Secret::new(CAPTCHA));
+    s
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let db = TestDb::create(backend);
+    let mut settings = test_settings(db.url());
+    tweak(&mut settings);
+    spawn_on(db, settings).await
+}
+
+pub async fn spawn_on(db: TestDb, settings: Settings) -> TestApp {
+    let clock = Clock::default();
+    let app = Application::build_with_clock(settings, clock.clone())
+        .await
+        .expect("application builds");
+    let port = app.port();
+    let first_admin = app.first_admin.clone();
+    tokio::spawn(app.run_until_stopped());
+    let storage = Storage::connect(&DatabaseUrl::parse(db.url()).unwrap(), 2).expect("test pool");
+    let jar = Arc::new(Jar::default());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client: client_with(jar.clone()),
+        jar,
+        clock,
+        storage,
+        db: Arc::new(db),
+        first_admin,
+    }
+}
+
+pub fn client_with(jar: Arc<Jar>) -> Client {
+    Client::builder()
+        .cookie_provider(jar)
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The value of the first `name="csrf_token"` field in a page.
+pub fn csrf_of(html: &str) -> String {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(r#"input[name="csrf_token"]"#).unwrap();
+    doc.select(&sel)
+        .next()
+        .and_then(|e| e.value().attr("value"))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no csrf_token in page:\n{html}"))
+}
+
+pub fn location(res: &Response) -> String {
+    res.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let r = self.get(path).await;
+        let status = r.status().as_u16();
+        (status, r.text().await.unwrap())
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Posts a form with the CSRF token taken from `page`.
+    pub async fn post_with_csrf_from(
+        &self,
+        page: &str,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Response {
+        let token = self.csrf_of_page(page).await;
+        let mut fields = vec![("csrf_token", token.as_str())];
+        fields.extend_from_slice(form);
+        self.post_form(path, &fields).await
+    }
+
+    pub async fn csrf_of_page(&self, page: &str) -> String {
+        let (status, html) = self.get_text(page).await;
+        assert_eq!(status, 200, "GET {page}: {html}");
+        csrf_of(&html)
+    }
+
+    /// GET /login (arms the captcha, gives the token), then POST the credentials.
+    pub async fn login_with(&self, username: &str, password: &str, captcha: &str) -> Response {
+        let token = self.csrf_of_page("/login").await;
+        self.post_form(
+            "/login",
+            &[
+                ("csrf_token", &token),
+                ("username", username),
+                ("password", password),
+                ("captcha", captcha),
+            ],
+        )
+        .await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Response {
+        self.login_with(username, password, CAPTCHA).await
+    }
+
+    pub async fn login_ok(&self, username: &str, password: &str) {
+        let r = self.login(username, password).await;
+        assert_eq!(
+            r.status().as_u16(),
+            303,
+            "login of {username} failed: {}",
+            r.text().await.unwrap()
+        );
+        assert_eq!(location(&r), "/agent");
+    }
+
+    pub async fn login_admin(&self) {
+        self.login_ok("admin", ADMIN_PASSWORD).await;
+    }
+
+    /// A second, independent browser on the same server.
+    pub fn new_browser(&self) -> TestApp {
+        let jar = Arc::new(Jar::default());
+        TestApp {
+            address: self.address.clone(),
+            port: self.port,
+            client: client_with(jar.clone()),
+            jar,
+            clock: self.clock.clone(),
+            storage: self.storage.clone(),
+            db: self.db.clone(),
+            first_admin: None,
+        }
+    }
+
+    pub fn session_cookie(&self) -> Option<String> {
+        let url = self.address.parse().unwrap();
+        let header = self.jar.cookies(&url)?;
+        header
+            .to_str()
+            .ok()?
+            .split("; ")
+            .find_map(|kv| kv.strip_prefix("livedesk_session="))
+            .map(str::to_owned)
+    }
+
+    /// Creates an agent directly in storage (tests that are not about creation).
+    pub async fn add_agent(&self, username: &str, password_: &str, role: Role) -> agents::Agent {
+        let (u, p) = (username.to_owned(), password_.to_owned());
+        let now = self.clock.now_naive();
+        self.storage
+            .run(move |c| {
+                let hash = password::hash_password(&p);
+                agents::insert(
+                    c,
+                    &agents::NewAgent {
+                        username: &u,
+                        display_name: &u,
+                        password_hash: &hash,
+                        role,
+                    },
+                    now,
+                )
+            })
+            .await
+            .expect("add agent")
+    }
+
+    pub async fn agent(&self, username: &str) -> agents::Agent {
+        let u = username.to_owned();
+        self.storage
+            .run(move |c| agents::find_by_username(c, &u))
+            .await
+            .unwrap()
+            .expect("agent exists")
+            .0
+    }
+
+    pub async fn agent_count(&self) -> i64 {
+        self.storage.run(agents::count).await.unwrap()
+    }
+}

@@ -1,0 +1,11 @@
+//! One integration-test binary: the real server over real sockets, against a
+//! fresh SQLite file and a fresh PostgreSQL database for every test.
+
+mod helpers;
+
+mod admin;
+mod bootstrap;
+mod cli;
+mod health;
+mod login;
+mod storage;

@@ -1,0 +1,291 @@
+use std::collections::BTreeSet;
+
+use diesel::sql_types::{Integer, Text};
+use diesel::{QueryableByName, RunQueryDsl};
+use livedesk::config::Secret;
+use livedesk::domain::Clock;
+use livedesk::startup::Application;
+use livedesk::storage::{migrations, DatabaseUrl, DbConnection, Storage};
+
+use crate::both_backends;
+use crate::helpers::*;
+
+#[derive(QueryableByName)]
+struct PgColumn {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    column_name: String,
+    #[diesel(sql_type = Text)]
+    is_nullable: String,
+}
+
+#[derive(QueryableByName)]
+struct SqliteColumn {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    column_name: String,
+    #[diesel(sql_type = Integer)]
+    not_null: i32,
+    #[diesel(sql_type = Integer)]
+    pk: i32,
+}
+
+/// (table, column, nullable) for every table livedesk owns.
+fn columns(conn: &mut DbConnection) -> BTreeSet<(String, String, bool)> {
+    match conn {
+        DbConnection::Pg(c) => diesel::sql_query(
+            "SELECT table_name::text AS table_name, column_name::text AS column_name, is_nullable::text AS is_nullable \
+             FROM information_schema.columns \
+             WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations'",
+        )
+        .load::<PgColumn>(c)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.table_name, r.column_name, r.is_nullable == "YES"))
+        .collect(),
+        DbConnection::Sqlite(c) => diesel::sql_query(
+            "SELECT m.name AS table_name, p.name AS column_name, p.\"notnull\" AS not_null, p.pk AS pk \
+             FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '__diesel_schema_migrations'",
+        )
+        .load::<SqliteColumn>(c)
+        .unwrap()
+        .into_iter()
+        // An INTEGER PRIMARY KEY is never NULL even though SQLite reports notnull = 0.
+        .map(|r| (r.table_name, r.column_name, r.not_null == 0 && r.pk == 0))
+        .collect(),
+    }
+}
+
+fn migrated(db: &TestDb) -> Storage {
+    let s = Storage::connect(&DatabaseUrl::parse(db.url()).unwrap(), 2).unwrap();
+    migrations::run_pending(&mut s.conn().unwrap()).unwrap();
+    s
+}
+
+#[test]
+fn both_backends_get_the_same_tables_and_columns() {
+    let (pg_db, lite_db) = (
+        TestDb::create(Backend::Postgres),
+        TestDb::create(Backend::Sqlite),
+    );
+    let pg = columns(&mut migrated(&pg_db).conn().unwrap());
+    let lite = columns(&mut migrated(&lite_db).conn().unwrap());
+    assert!(pg.len() > 40, "{pg:?}");
+    let only_pg: Vec<_> = pg.difference(&lite).collect();
+    let only_lite: Vec<_> = lite.difference(&pg).collect();
+    assert!(
+        only_pg.is_empty() && only_lite.is_empty(),
+        "only in postgres: {only_pg:?}\nonly in sqlite: {only_lite:?}"
+    );
+    for table in [
+        "agents",
+        "login_attempts",
+        "sessions",
+        "settings",
+        "visitors",
+        "conversations",
+        "messages",
+    ] {
+        assert!(
+            pg.iter().any(|(t, _, _)| t == table),
+            "missing table {table}"
+        );
+    }
+}
+
+#[test]
+fn migration_folders_hold_the_same_names() {
+    let names = |dir: &str| -> BTreeSet<String> {
+        std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect()
+    };
+    assert_eq!(names("postgres"), names("sqlite"));
+}
+
+fn migrations_go_down_and_up_again(backend: Backend) {
+    let db = TestDb::create(backend);
+    let s = migrated(&db);
+    let mut conn = s.conn().unwrap();
+    let before = columns(&mut conn);
+    migrations::revert_all(&mut conn).unwrap();
+    assert!(columns(&mut conn).is_empty());
+    let applied = migrations::run_pending(&mut conn).unwrap();
+    assert!(!applied.is_empty());
+    assert_eq!(columns(&mut conn), before);
+    // Running again is a no-op.
+    assert!(migrations::run_pending(&mut conn).unwrap().is_empty());
+}
+
+#[test]
+fn migrations_go_down_and_up_again_sqlite() {
+    migrations_go_down_and_up_again(Backend::Sqlite)
+}
+
+#[test]
+fn migrations_go_down_and_up_again_postgres() {
+    migrations_go_down_and_up_again(Backend::Postgres)
+}
+
+/// Nodes starting together: migrations are serialised by the advisory lock and all succeed.
+#[test]
+fn concurrent_starts_migrate_once_on_postgres() {
+    let db = TestDb::create(Backend::Postgres);
+    let url = db.url().to_owned();
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let s = Storage::connect(&DatabaseUrl::parse(&url).unwrap(), 1).unwrap();
+                let applied = migrations::run_pending(&mut s.conn().unwrap()).unwrap();
+                applied.len()
+            })
+        })
+        .collect();
+    let counts: Vec<usize> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(counts.iter().filter(|&&n| n > 0).count(), 1, "{counts:?}");
+}
+
+#[derive(QueryableByName)]
+struct Pragma {
+    #[diesel(sql_type = Text)]
+    journal_mode: String,
+}
+
+#[derive(QueryableByName)]
+struct Timeout {
+    #[diesel(sql_type = Integer)]
+    timeout: i32,
+}
+
+#[test]
+fn sqlite_runs_in_wal_mode_with_a_busy_timeout() {
+    let db = TestDb::create(Backend::Sqlite);
+    let s = migrated(&db);
+    let mut conn = s.conn().unwrap();
+    let DbConnection::Sqlite(c) = &mut *conn else {
+        panic!("sqlite expected")
+    };
+    let mode = diesel::sql_query("PRAGMA journal_mode")
+        .get_result::<Pragma>(c)
+        .unwrap();
+    assert_eq!(mode.journal_mode, "wal");
+    let t = diesel::sql_query("PRAGMA busy_timeout")
+        .get_result::<Timeout>(c)
+        .unwrap();
+    assert!(t.timeout >= 1000);
+}
+
+async fn startup_errors(backend: Backend) {
+    let db = TestDb::create(backend);
+    // An unknown scheme is an error, never a silent fallback to SQLite.
+    for (url, want) in [
+        ("mysql://localhost/x", "unsupported database URL scheme"),
+        ("livedesk.db", "no scheme"),
+    ] {
+        let mut s = test_settings(url);
+        s.database_url = Secret::new(url);
+        let err = Application::build_with_clock(s, Clock::default())
+            .await
+            .err()
+            .expect("must fail");
+        assert!(err.to_string().contains(want), "{url}: {err}");
+    }
+    let mut s = test_settings(db.url());
+    s.session_secret = Some(Secret::new("too-short"));
+    let err = Application::build_with_clock(s, Clock::default())
+        .await
+        .err()
+        .expect("must fail");
+    assert!(format!("{err:#}").contains("at least 32 bytes"), "{err:#}");
+    let mut s = test_settings(db.url());
+    s.session_secret = Some(Secret::new("x".repeat(40)));
+    assert!(Application::build_with_clock(s, Clock::default())
+        .await
+        .is_ok());
+}
+
+both_backends!(startup_errors);
+
+fn add(s: &Storage, name: &str, role: livedesk::domain::Role) -> livedesk::storage::agents::Agent {
+    livedesk::storage::agents::insert(
+        &mut s.conn().unwrap(),
+        &livedesk::storage::agents::NewAgent {
+            username: name,
+            display_name: name,
+            password_hash: "x",
+            role,
+        },
+        Clock::default().now_naive(),
+    )
+    .unwrap()
+}
+
+/// The rule is "never from some active admin to none": without any admin, agents can still be disabled.
+fn disabling_works_when_there_is_no_admin_at_all(backend: Backend) {
+    use livedesk::storage::agents;
+    let db = TestDb::create(backend);
+    let s = migrated(&db);
+    let lin = add(&s, "lin", livedesk::domain::Role::Agent);
+    assert!(
+        !agents::set_active(&mut s.conn().unwrap(), lin.id, false)
+            .unwrap()
+            .active
+    );
+}
+
+/// Two admins disabling each other at the same moment: exactly one wins.
+fn two_admins_cannot_disable_each_other_at_once(backend: Backend) {
+    use livedesk::storage::{agents, StorageError};
+    let db = TestDb::create(backend);
+    let s = migrated(&db);
+    let a = add(&s, "a", livedesk::domain::Role::Admin);
+    let b = add(&s, "b", livedesk::domain::Role::Admin);
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let results: Vec<_> = [a.id, b.id]
+        .into_iter()
+        .map(|id| {
+            let (s, barrier) = (s.clone(), barrier.clone());
+            let mut conn = s.conn().unwrap();
+            std::thread::spawn(move || {
+                barrier.wait();
+                agents::set_active(&mut conn, id, false)
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    let refused = results
+        .iter()
+        .filter(|r| matches!(r, Err(StorageError::LastAdmin)))
+        .count();
+    assert_eq!(refused, 1, "{results:?}");
+    let active = agents::list(&mut s.conn().unwrap())
+        .unwrap()
+        .iter()
+        .filter(|x| x.active)
+        .count();
+    assert_eq!(active, 1);
+}
+
+#[test]
+fn disabling_works_when_there_is_no_admin_at_all_sqlite() {
+    disabling_works_when_there_is_no_admin_at_all(Backend::Sqlite)
+}
+#[test]
+fn disabling_works_when_there_is_no_admin_at_all_postgres() {
+    disabling_works_when_there_is_no_admin_at_all(Backend::Postgres)
+}
+#[test]
+fn two_admins_cannot_disable_each_other_at_once_sqlite() {
+    two_admins_cannot_disable_each_other_at_once(Backend::Sqlite)
+}
+#[test]
+fn two_admins_cannot_disable_each_other_at_once_postgres() {
+    two_admins_cannot_disable_each_other_at_once(Backend::Postgres)
+}
