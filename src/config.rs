@@ -147,6 +147,30 @@ pub struct Settings {
     #[arg(long, env = "LIVEDESK_TEST_CAPTCHA", hide_env_values = true)]
     pub test_captcha: Option<Secret>,
 
+    /// How a new conversation picks its agent.
+    #[arg(long, env = "LIVEDESK_ASSIGNMENT", value_enum, default_value_t = crate::chat::assignment::Strategy::Random)]
+    pub assignment: crate::chat::assignment::Strategy,
+
+    /// Seconds an agent may be gone (all sockets closed) before its conversations move to others.
+    #[arg(long, env = "LIVEDESK_AGENT_GRACE_SECS", default_value_t = 15)]
+    pub agent_grace_secs: u64,
+
+    /// Seconds between WebSocket pings.
+    #[arg(long, env = "LIVEDESK_WS_PING_SECS", default_value_t = 10)]
+    pub ws_ping_secs: u64,
+
+    /// Seconds of silence after which a WebSocket is dropped.
+    #[arg(long, env = "LIVEDESK_WS_TIMEOUT_SECS", default_value_t = 30)]
+    pub ws_timeout_secs: u64,
+
+    /// Frames per second one socket may send on average…
+    #[arg(long, env = "LIVEDESK_WS_RATE", default_value_t = 10)]
+    pub ws_rate: u32,
+
+    /// …and in a burst; the excess gets `error {code: "rate_limited"}`.
+    #[arg(long, env = "LIVEDESK_WS_BURST", default_value_t = 20)]
+    pub ws_burst: u32,
+
     /// HTTP worker threads (0: one per CPU core).
     #[arg(long, env = "LIVEDESK_WORKERS", default_value_t = 0)]
     pub workers: usize,

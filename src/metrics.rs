@@ -10,7 +10,8 @@ use actix_web::{
     web,
 };
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 #[derive(Clone)]
@@ -18,6 +19,87 @@ pub struct Metrics {
     registry: Registry,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
+    pub chat: ChatMetrics,
+}
+
+/// What the real-time core reports.
+#[derive(Clone)]
+pub struct ChatMetrics {
+    pub visitors_connected: IntGauge,
+    pub agents_online: IntGauge,
+    pub conversations_queued: IntGauge,
+    pub agent_open_conversations: IntGaugeVec,
+    pub messages_stored: IntCounter,
+    pub assignments: IntCounter,
+    pub reassignments: IntCounter,
+    pub message_store_seconds: Histogram,
+    pub assignment_seconds: Histogram,
+}
+
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+impl ChatMetrics {
+    fn register(registry: &Registry) -> Self {
+        fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, m: T) -> T {
+            r.register(Box::new(m.clone()))
+                .expect("metric registered once");
+            m
+        }
+        let gauge = |n: &str, h: &str| reg(registry, IntGauge::new(n, h).expect("static metric"));
+        let counter =
+            |n: &str, h: &str| reg(registry, IntCounter::new(n, h).expect("static metric"));
+        let histogram = |n: &str, h: &str| {
+            reg(
+                registry,
+                Histogram::with_opts(HistogramOpts::new(n, h).buckets(LATENCY_BUCKETS.to_vec()))
+                    .expect("static metric"),
+            )
+        };
+        ChatMetrics {
+            visitors_connected: gauge(
+                "livedesk_visitors_connected",
+                "Visitors with at least one open socket",
+            ),
+            agents_online: gauge(
+                "livedesk_agents_online",
+                "Agents with at least one open socket",
+            ),
+            conversations_queued: gauge(
+                "livedesk_conversations_queued",
+                "Conversations waiting for an agent",
+            ),
+            agent_open_conversations: reg(
+                registry,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "livedesk_agent_open_conversations",
+                        "Open conversations per agent",
+                    ),
+                    &["agent_id"],
+                )
+                .expect("static metric"),
+            ),
+            messages_stored: counter("livedesk_messages_stored_total", "Messages stored"),
+            assignments: counter(
+                "livedesk_assignments_total",
+                "Conversations assigned from the queue",
+            ),
+            reassignments: counter(
+                "livedesk_reassignments_total",
+                "Conversations moved from one agent to another or back to the queue",
+            ),
+            message_store_seconds: histogram(
+                "livedesk_message_store_seconds",
+                "Time to store a message",
+            ),
+            assignment_seconds: histogram(
+                "livedesk_assignment_latency_seconds",
+                "Time from a conversation entering the queue to its assignment",
+            ),
+        }
+    }
 }
 
 impl Metrics {
@@ -48,10 +130,12 @@ impl Metrics {
         registry
             .register(Box::new(http_duration.clone()))
             .expect("metric registered once");
+        let chat = ChatMetrics::register(&registry);
         Self {
             registry,
             http_requests,
             http_duration,
+            chat,
         }
     }
 

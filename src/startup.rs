@@ -2,6 +2,7 @@
 //! HTTP server. `main` and the tests both go through `Application::build`.
 
 use std::net::TcpListener;
+use std::time::Duration;
 
 use actix_session::{
     config::{PersistentSession, TtlExtensionPolicy},
@@ -11,17 +12,20 @@ use actix_web::{cookie::Key, cookie::SameSite, dev::Server, middleware, web, App
 use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
+use crate::chat::{ChatContext, Dispatcher, DispatcherConfig, Persister, SocketConfig};
 use crate::config::Settings;
 use crate::domain::{password, Clock, Role};
 use crate::metrics::{self, Metrics};
 use crate::storage::{
-    agents, migrations, sessions, settings as kv, DatabaseUrl, Storage, StorageError,
+    agents, conversations, migrations, sessions, settings as kv, DatabaseUrl, Storage, StorageError,
 };
 use crate::web::{error::error_pages, session::DbSessionStore, AppState, LoginPolicy};
 
 pub struct Application {
     port: u16,
     server: Server,
+    dispatcher: actix::Addr<Dispatcher>,
+    dispatcher_system: actix::System,
     /// Set when this start created the first admin (for printing once).
     pub first_admin: Option<FirstAdmin>,
 }
@@ -104,13 +108,20 @@ impl Application {
     }
 
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
-        let (storage, first_admin, key) = {
+        let (storage, first_admin, key, open, names) = {
             let (settings, clock) = (settings.clone(), clock.clone());
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let storage = open_storage(&settings)?;
                 let first = bootstrap_admin(&storage, &settings, &clock)?;
                 let key = session_key(&storage, &settings)?;
-                Ok((storage, first, key))
+                let mut conn = storage.conn()?;
+                let open = conversations::list_open(&mut conn)?;
+                let names = agents::list(&mut conn)?
+                    .into_iter()
+                    .map(|a| (a.id, a.display_name))
+                    .collect();
+                drop(conn);
+                Ok((storage, first, key, open, names))
             })
             .await??
         };
@@ -127,6 +138,31 @@ impl Application {
         let port = listener.local_addr()?.port();
 
         let metrics = Metrics::new();
+        let (dispatcher, dispatcher_system) = Dispatcher::new(
+            DispatcherConfig {
+                strategy: settings.assignment,
+                grace: Duration::from_secs(settings.agent_grace_secs),
+                gap_wait: Duration::from_secs(2),
+            },
+            clock.clone(),
+            Persister::start(storage.clone()),
+            metrics.chat.clone(),
+            open,
+            names,
+        )
+        .start_on_own_thread();
+        let chat = web::Data::new(ChatContext {
+            storage: storage.clone(),
+            dispatcher: dispatcher.clone(),
+            metrics: metrics.chat.clone(),
+            clock: clock.clone(),
+            sockets: SocketConfig {
+                ping_interval: Duration::from_secs(settings.ws_ping_secs.max(1)),
+                timeout: Duration::from_secs(settings.ws_timeout_secs.max(2)),
+                rate: settings.ws_rate,
+                burst: settings.ws_burst,
+            },
+        });
         let state = web::Data::new(AppState {
             storage: storage.clone(),
             clock: clock.clone(),
@@ -141,6 +177,7 @@ impl Application {
                     .map(|s| s.expose().to_owned()),
             },
             trust_proxy: settings.trust_proxy,
+            dispatcher: dispatcher.clone(),
         });
         let metrics_data = web::Data::new(metrics);
         let store = DbSessionStore::new(storage.clone(), clock.clone());
@@ -164,6 +201,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(metrics_data.clone())
+                .app_data(chat.clone())
                 // Inner to outer: error pages see every handler's response;
                 // sessions wrap them (a session store failure surfaces as a
                 // plain 5xx, counted by the metrics middleware).
@@ -186,6 +224,8 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
+            dispatcher,
+            dispatcher_system,
             first_admin,
         })
     }
@@ -194,8 +234,15 @@ impl Application {
         self.port
     }
 
+    /// The node's Dispatcher (tests read its counts).
+    pub fn dispatcher(&self) -> actix::Addr<Dispatcher> {
+        self.dispatcher.clone()
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.dispatcher_system.stop();
+        result
     }
 }
 

@@ -2,9 +2,14 @@
 
 pub mod agent;
 pub mod clock;
+pub mod conversation;
 pub mod ids;
+pub mod message;
 pub mod password;
+pub mod visitor;
 
 pub use agent::{DisplayName, NewPassword, Role, Username, ValidationError};
 pub use clock::Clock;
+pub use conversation::{Assignment, ConversationStatus, Transition, TransitionError};
 pub use ids::{AgentId, ConversationId, MessageId, VisitorId};
+pub use message::{ClientId, MessageBody, MessageError, Sender};

@@ -152,7 +152,10 @@ impl Storage {
     pub fn connect(url: &DatabaseUrl, pool_size: u32) -> StorageResult<Self> {
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
-            .min_idle(Some(1))
+            // Connections open on demand only. An idle minimum makes r2d2 open
+            // replacements on a background thread, and a process that exits
+            // while libpq is connecting there can crash in OpenSSL's exit handlers.
+            .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(5))
             .build(Manager { url: url.clone() })?;
         Ok(Self {

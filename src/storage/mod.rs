@@ -4,11 +4,14 @@
 
 pub mod agents;
 pub mod connection;
+pub mod conversations;
 pub mod login_attempts;
+pub mod messages;
 pub mod migrations;
 pub mod schema;
 pub mod sessions;
 pub mod settings;
+pub mod visitors;
 
 pub use connection::{Backend, DatabaseUrl, DbConnection, DbPool, Storage};
 
@@ -20,6 +23,8 @@ pub enum StorageError {
     Conflict,
     #[error("the last active admin cannot be disabled or demoted")]
     LastAdmin,
+    #[error("the conversation is closed")]
+    ConversationClosed,
     #[error("database unavailable: {0}")]
     Pool(#[from] diesel::r2d2::PoolError),
     #[error("database error: {0}")]
@@ -42,3 +47,21 @@ impl From<diesel::result::Error> for StorageError {
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;
+
+diesel::define_sql_function! {
+    /// SQLite: id of the row the last INSERT on this connection created.
+    fn last_insert_rowid() -> diesel::sql_types::BigInt;
+}
+diesel::define_sql_function! {
+    /// PostgreSQL: the sequence value the last INSERT on this session drew.
+    fn lastval() -> diesel::sql_types::BigInt;
+}
+
+/// Id of the row just inserted on this connection (MultiConnection has no RETURNING).
+pub(crate) fn last_insert_id(conn: &mut DbConnection) -> StorageResult<i64> {
+    use diesel::RunQueryDsl;
+    Ok(match conn {
+        DbConnection::Pg(c) => diesel::select(lastval()).get_result(c)?,
+        DbConnection::Sqlite(c) => diesel::select(last_insert_rowid()).get_result(c)?,
+    })
+}

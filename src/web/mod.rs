@@ -5,6 +5,7 @@ pub mod error;
 pub mod i18n;
 pub mod pages;
 pub mod session;
+pub mod sockets;
 
 use actix_web::{error::InternalError, web, HttpResponse};
 use chrono::Duration;
@@ -21,6 +22,7 @@ pub struct AppState {
     pub metrics: Metrics,
     pub login: LoginPolicy,
     pub trust_proxy: bool,
+    pub dispatcher: actix::Addr<crate::chat::Dispatcher>,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +70,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/static/{file}", web::get().to(pages::system::static_file))
     .route("/lang/{code}", web::get().to(pages::system::set_lang))
     .route("/captcha", web::get().to(pages::login::captcha))
+    .route("/ws/visitor", web::get().to(sockets::visitor))
+    .route("/ws/agent", web::get().to(sockets::agent))
     .route("/login", web::get().to(pages::login::show))
     .route("/login", web::post().to(pages::login::submit))
     .route("/logout", web::post().to(pages::login::logout))

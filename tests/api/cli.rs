@@ -172,3 +172,21 @@ fn an_unknown_database_scheme_is_a_clear_startup_error() {
     let o = livedesk("mysql://localhost/db", &["migrate"], None);
     fails_with(&o, "unsupported database URL scheme 'mysql'");
 }
+
+/// Regression: a short-lived process must exit cleanly even though libpq and
+/// OpenSSL tear down at exit (the pool once opened connections in the
+/// background and about one exit in ten crashed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_cli_runs_exit_cleanly_on_postgres() {
+    let app = spawn_app(Backend::Postgres).await;
+    let url = app.db.url().to_owned();
+    let codes = tokio::task::spawn_blocking(move || {
+        (0..30)
+            .map(|_| livedesk(&url, &["agent", "list"], None).status)
+            .filter(|s| !s.success())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    assert!(codes.is_empty(), "unclean exits: {codes:?}");
+}

@@ -114,6 +114,7 @@ pub struct TestApp {
     pub storage: Storage,
     pub db: Arc<TestDb>,
     pub first_admin: Option<FirstAdmin>,
+    pub dispatcher: actix::Addr<livedesk::chat::Dispatcher>,
 }
 
 pub fn test_settings(db_url: &str) -> Settings {
@@ -145,6 +146,7 @@ pub async fn spawn_on(db: TestDb, settings: Settings) -> TestApp {
         .expect("application builds");
     let port = app.port();
     let first_admin = app.first_admin.clone();
+    let dispatcher = app.dispatcher();
     tokio::spawn(app.run_until_stopped());
     let storage = Storage::connect(&DatabaseUrl::parse(db.url()).unwrap(), 2).expect("test pool");
     let jar = Arc::new(Jar::default());
@@ -157,6 +159,7 @@ pub async fn spawn_on(db: TestDb, settings: Settings) -> TestApp {
         storage,
         db: Arc::new(db),
         first_admin,
+        dispatcher,
     }
 }
 
@@ -276,6 +279,7 @@ impl TestApp {
             storage: self.storage.clone(),
             db: self.db.clone(),
             first_admin: None,
+            dispatcher: self.dispatcher.clone(),
         }
     }
 
@@ -324,5 +328,241 @@ impl TestApp {
 
     pub async fn agent_count(&self) -> i64 {
         self.storage.run(agents::count).await.unwrap()
+    }
+}
+
+// ---- WebSocket clients ----
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message as WsMessage};
+
+pub const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+type WsStream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A real WebSocket client over a real socket.
+pub struct Ws {
+    stream: WsStream,
+    /// Frames read while looking for another type, kept in order.
+    backlog: std::collections::VecDeque<Value>,
+}
+
+impl Ws {
+    pub async fn connect(
+        app: &TestApp,
+        path: &str,
+        headers: &[(&str, String)],
+    ) -> Result<Ws, tungstenite::Error> {
+        let mut req = format!("ws://127.0.0.1:{}{}", app.port, path).into_client_request()?;
+        for (k, v) in headers {
+            req.headers_mut().insert(
+                tungstenite::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        let (stream, _) = tokio_tungstenite::connect_async(req).await?;
+        Ok(Ws {
+            stream,
+            backlog: Default::default(),
+        })
+    }
+
+    pub async fn visitor(app: &TestApp) -> Ws {
+        Ws::connect(
+            app,
+            "/ws/visitor",
+            &[("User-Agent", "TestBrowser/1.0".into())],
+        )
+        .await
+        .expect("visitor socket")
+    }
+
+    /// An agent socket using the signed-in session of `app`'s browser.
+    pub async fn agent(app: &TestApp) -> Ws {
+        let cookie = app
+            .session_cookie()
+            .expect("sign in before opening the agent socket");
+        Ws::connect(
+            app,
+            "/ws/agent",
+            &[
+                ("Cookie", format!("livedesk_session={cookie}")),
+                ("Origin", app.address.clone()),
+            ],
+        )
+        .await
+        .expect("agent socket")
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.stream
+            .send(WsMessage::text(v.to_string()))
+            .await
+            .expect("send");
+    }
+
+    pub async fn send_raw(&mut self, m: WsMessage) {
+        self.stream.send(m).await.expect("send");
+    }
+
+    /// The next JSON frame (pings are answered by the library and skipped).
+    pub async fn next_frame(&mut self) -> Value {
+        if let Some(v) = self.backlog.pop_front() {
+            return v;
+        }
+        self.read().await
+    }
+
+    async fn read(&mut self) -> Value {
+        loop {
+            let m = tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("timed out waiting for a frame")
+                .expect("socket ended")
+                .expect("socket error");
+            match m {
+                WsMessage::Text(t) => return serde_json::from_str(t.as_str()).expect("JSON frame"),
+                WsMessage::Close(c) => panic!("socket closed: {c:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Waits for the next frame of type `ty`, keeping the others for later.
+    pub async fn expect(&mut self, ty: &str) -> Value {
+        if let Some(i) = self.backlog.iter().position(|v| v["type"] == ty) {
+            return self.backlog.remove(i).unwrap();
+        }
+        loop {
+            let v = self.read().await;
+            if v["type"] == ty {
+                return v;
+            }
+            self.backlog.push_back(v);
+        }
+    }
+
+    /// Waits for the next frame of type `ty` for which `pred` holds, keeping the others.
+    pub async fn expect_where(&mut self, ty: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.backlog.iter().position(|v| v["type"] == ty && pred(v)) {
+            return self.backlog.remove(i).unwrap();
+        }
+        loop {
+            let v = self.read().await;
+            if v["type"] == ty && pred(&v) {
+                return v;
+            }
+            self.backlog.push_back(v);
+        }
+    }
+
+    /// Waits for an `error` frame and returns its code.
+    pub async fn expect_error(&mut self) -> String {
+        self.expect("error").await["code"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Waits for the close frame and returns its code.
+    pub async fn expect_close(&mut self) -> u16 {
+        loop {
+            let m = tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("timed out waiting for close");
+            match m {
+                Some(Ok(WsMessage::Close(Some(c)))) => return u16::from(c.code),
+                Some(Ok(WsMessage::Close(None))) | None | Some(Err(_)) => return 1005,
+                _ => continue,
+            }
+        }
+    }
+
+    /// No frame of type `ty` arrives within `within` (a bounded wait for a non-event).
+    pub async fn assert_no(&mut self, ty: &str, within: std::time::Duration) {
+        assert!(
+            !self.backlog.iter().any(|v| v["type"] == ty),
+            "unexpected {ty}: {:?}",
+            self.backlog
+        );
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => return,
+                Ok(Some(Ok(WsMessage::Text(t)))) => {
+                    let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                    assert_ne!(v["type"], ty, "unexpected frame {v}");
+                    self.backlog.push_back(v);
+                }
+                Ok(Some(Ok(_))) => continue,
+                Ok(other) => panic!("socket ended: {other:?}"),
+            }
+        }
+    }
+
+    pub async fn hello(&mut self, token: Option<&str>, last_seq: Option<i64>) -> Value {
+        self.send(json!({"type": "hello", "token": token, "name": "Vera", "email": "vera@example.com",
+                         "page_url": "https://shop.example/cart", "referrer": "https://search.example/", "last_seq": last_seq}))
+            .await;
+        self.expect("welcome").await
+    }
+
+    /// Sends a message and returns the acknowledged message object.
+    pub async fn say(&mut self, client_id: &str, body: &str) -> Value {
+        self.send(json!({"type": "message", "client_id": client_id, "body": body}))
+            .await;
+        let ack = self.expect("ack").await;
+        assert_eq!(ack["client_id"], client_id);
+        ack["message"].clone()
+    }
+
+    pub async fn agent_say(&mut self, conversation: i64, client_id: &str, body: &str) -> Value {
+        self.send(json!({"type": "message", "conversation_id": conversation, "client_id": client_id, "body": body}))
+            .await;
+        let ack = self.expect("ack").await;
+        ack["message"].clone()
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+    }
+}
+
+impl TestApp {
+    /// Signs in a fresh browser as `username` and opens its agent socket; returns both and the welcome.
+    pub async fn agent_online(&self, username: &str, password_: &str) -> (TestApp, Ws, Value) {
+        let b = self.new_browser();
+        b.login_ok(username, password_).await;
+        let mut ws = Ws::agent(&b).await;
+        let welcome = ws.expect("welcome").await;
+        (b, ws, welcome)
+    }
+
+    pub async fn counts(&self) -> livedesk::chat::messages::Counts {
+        self.dispatcher
+            .send(livedesk::chat::messages::GetCounts)
+            .await
+            .expect("dispatcher answers")
+    }
+
+    /// Polls the Dispatcher until `pred` holds (or fails after the wait limit).
+    pub async fn wait_counts(
+        &self,
+        pred: impl Fn(&livedesk::chat::messages::Counts) -> bool,
+    ) -> livedesk::chat::messages::Counts {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let c = self.counts().await;
+            if pred(&c) {
+                return c;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "dispatcher never reached the expected state: {c:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 }

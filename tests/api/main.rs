@@ -5,6 +5,7 @@ mod helpers;
 
 mod admin;
 mod bootstrap;
+mod chat;
 mod cli;
 mod health;
 mod login;

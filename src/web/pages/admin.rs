@@ -462,6 +462,12 @@ pub async fn set_active(
                 Ok(())
             })
             .await?;
+        if !active {
+            // Its sockets close and its conversations move now, not after the grace period.
+            state
+                .dispatcher
+                .do_send(crate::chat::messages::KickAgent { agent: AgentId(id) });
+        }
         tracing::info!(admin = %admin.0.id, agent_id = id, active, "agent active flag changed");
         Ok(if active {
             Flash::Enabled

@@ -1,0 +1,470 @@
+//! One actor per agent socket (an agent may have several: one per tab).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::prelude::*;
+use actix_ws::{AggregatedMessageStream, CloseCode, ProtocolError};
+
+use super::messages::*;
+use super::protocol::*;
+use super::socket::{Intake, Socket};
+use super::visitor_session::message_code;
+use super::ChatContext;
+use crate::domain::message::{ClientId, MessageBody};
+use crate::domain::{ConversationId, ConversationStatus, Role, Sender};
+use crate::storage::messages::{self as store, NewMessage, Stored};
+use crate::storage::{agents, conversations, StorageError};
+
+const HISTORY_DEFAULT: i64 = 50;
+const HISTORY_MAX: i64 = 200;
+
+pub struct AgentSession {
+    id: SessionId,
+    cx: Arc<ChatContext>,
+    sock: Socket,
+    card: AgentCard,
+    role: Role,
+    /// Conversations this agent owns, as far as this socket has been told.
+    mine: HashSet<ConversationId>,
+}
+
+/// Why a request failed, as an `error` frame.
+fn failure(e: ChatError, conversation: i64) -> ErrorBody {
+    ErrorBody::new(e.code(), e.to_string()).conversation(conversation)
+}
+
+fn storage_failure(e: &StorageError, conversation: i64) -> ErrorBody {
+    match e {
+        StorageError::NotFound => failure(ChatError::NotFound, conversation),
+        StorageError::ConversationClosed => failure(ChatError::Closed, conversation),
+        other => {
+            tracing::error!(error = %other, conversation_id = conversation, "agent request failed");
+            ErrorBody::new(code::UNAVAILABLE, "please try again shortly").conversation(conversation)
+        }
+    }
+}
+
+impl AgentSession {
+    pub fn start(
+        cx: Arc<ChatContext>,
+        ws: actix_ws::Session,
+        stream: AggregatedMessageStream,
+        agent: &agents::Agent,
+    ) {
+        let sock = Socket::new(ws, &cx.sockets);
+        let card = AgentCard {
+            id: agent.id,
+            name: agent.display_name.clone(),
+            is_admin: agent.is_admin(),
+        };
+        let role = agent.role;
+        AgentSession::create(|ctx| {
+            ctx.add_stream(stream);
+            AgentSession {
+                id: next_session_id(),
+                cx,
+                sock,
+                card,
+                role,
+                mine: HashSet::new(),
+            }
+        });
+    }
+
+    fn send(&self, frame: &AgentOut, ctx: &mut Context<Self>) {
+        if !self.sock.send(frame) {
+            ctx.stop();
+        }
+    }
+
+    fn error(&self, e: ErrorBody, ctx: &mut Context<Self>) {
+        self.send(&AgentOut::Error(e), ctx);
+    }
+
+    /// Sends the history of a conversation (read access already granted).
+    fn send_history(
+        &self,
+        conversation: ConversationId,
+        after: Option<i64>,
+        before: Option<i64>,
+        limit: i64,
+        ctx: &mut Context<Self>,
+    ) {
+        let cx = self.cx.clone();
+        let fut = async move {
+            cx.storage
+                .run(move |db| match (after, before) {
+                    (_, Some(b)) => store::before(db, conversation, b, limit),
+                    (Some(a), None) => store::after(db, conversation, a, limit),
+                    // Neither: the newest `limit` messages.
+                    (None, None) => store::before(db, conversation, i64::MAX, limit),
+                })
+                .await
+        };
+        // In order: a conversation's history comes before whatever frame follows it.
+        ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {
+            Ok(msgs) => {
+                let frame = AgentOut::History {
+                    conversation_id: conversation.0,
+                    messages: msgs.iter().map(MessageView::from).collect(),
+                };
+                act.send(&frame, ctx);
+            }
+            Err(e) => act.error(storage_failure(&e, conversation.0), ctx),
+        }));
+    }
+
+    fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
+        let frame = match parse::<AgentIn>(text, AGENT_TYPES) {
+            Ok(f) => f,
+            Err(e) => return self.error(e, ctx),
+        };
+        match frame {
+            AgentIn::Message {
+                conversation_id,
+                client_id,
+                body,
+            } => {
+                let checked = ClientId::parse(&client_id)
+                    .map_err(|e| ErrorBody::new(code::BAD_CLIENT_ID, e.to_string()))
+                    .and_then(|c| {
+                        MessageBody::parse(&body).map(|b| (c, b)).map_err(|e| {
+                            ErrorBody::new(message_code(e), e.to_string()).client(client_id.clone())
+                        })
+                    });
+                match checked {
+                    Ok((c, b)) => self.store(ConversationId(conversation_id), c, b, ctx),
+                    Err(e) => self.error(e.conversation(conversation_id), ctx),
+                }
+            }
+            AgentIn::History {
+                conversation_id,
+                after_seq,
+                before_seq,
+                limit,
+            } => {
+                let limit = limit.unwrap_or(HISTORY_DEFAULT).clamp(1, HISTORY_MAX);
+                self.history(
+                    ConversationId(conversation_id),
+                    after_seq,
+                    before_seq,
+                    limit,
+                    ctx,
+                );
+            }
+            AgentIn::Claim { conversation_id } => {
+                let m = Claim {
+                    agent: self.card.clone(),
+                    conversation: ConversationId(conversation_id),
+                };
+                self.ask(self.cx.dispatcher.send(m), conversation_id, ctx);
+            }
+            AgentIn::Transfer {
+                conversation_id,
+                agent_id,
+            } => {
+                let m = Transfer {
+                    by: self.card.clone(),
+                    conversation: ConversationId(conversation_id),
+                    to: crate::domain::AgentId(agent_id),
+                };
+                self.ask(self.cx.dispatcher.send(m), conversation_id, ctx);
+            }
+            AgentIn::Close { conversation_id } => {
+                let m = Close {
+                    by: self.card.clone(),
+                    conversation: ConversationId(conversation_id),
+                };
+                self.ask(self.cx.dispatcher.send(m), conversation_id, ctx);
+            }
+            AgentIn::Status { status } => self.cx.dispatcher.do_send(SetStatus {
+                agent: self.card.id,
+                status,
+            }),
+            AgentIn::Typing {
+                conversation_id,
+                active,
+            } => {
+                let m = Typing {
+                    from: Party::Agent(self.card.clone()),
+                    conversation: ConversationId(conversation_id),
+                    active,
+                };
+                self.ask(self.cx.dispatcher.send(m), conversation_id, ctx);
+            }
+            AgentIn::Read {
+                conversation_id,
+                seq,
+            } => {
+                let m = ReadUpTo {
+                    by: Party::Agent(self.card.clone()),
+                    conversation: ConversationId(conversation_id),
+                    seq,
+                };
+                self.ask(self.cx.dispatcher.send(m), conversation_id, ctx);
+            }
+        }
+    }
+
+    /// Sends a request to the Dispatcher and reports a refusal as an error frame.
+    fn ask<F>(&mut self, req: F, conversation: i64, ctx: &mut Context<Self>)
+    where
+        F: std::future::Future<Output = Result<Result<(), ChatError>, MailboxError>> + 'static,
+    {
+        ctx.wait(req.into_actor(self).map(move |res, act, ctx| match res {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => act.error(failure(e, conversation), ctx),
+            Err(_) => act.error(
+                ErrorBody::new(code::UNAVAILABLE, "please try again shortly"),
+                ctx,
+            ),
+        }));
+    }
+
+    fn history(
+        &mut self,
+        id: ConversationId,
+        after: Option<i64>,
+        before: Option<i64>,
+        limit: i64,
+        ctx: &mut Context<Self>,
+    ) {
+        let cx = self.cx.clone();
+        let card = self.card.clone();
+        let fut = async move {
+            let access = cx
+                .dispatcher
+                .send(Authorize {
+                    agent: card.clone(),
+                    conversation: id,
+                    write: false,
+                })
+                .await
+                .map_err(|_| failure(ChatError::Conflict, id.0))?
+                .map_err(|e| failure(e, id.0))?;
+            if access == Access::NotLive {
+                // Closed (or unknown): only its last agent, or an admin, may read it.
+                let conv = cx
+                    .storage
+                    .run(move |db| conversations::find(db, id))
+                    .await
+                    .map_err(|e| storage_failure(&e, id.0))?;
+                if !(card.is_admin || conv.assignment.agent == Some(card.id)) {
+                    return Err(failure(ChatError::Forbidden, id.0));
+                }
+            }
+            Ok(())
+        };
+        ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {
+            Ok(()) => act.send_history(id, after, before, limit, ctx),
+            Err(e) => act.error(e, ctx),
+        }));
+    }
+
+    fn store(
+        &mut self,
+        id: ConversationId,
+        client_id: ClientId,
+        body: MessageBody,
+        ctx: &mut Context<Self>,
+    ) {
+        let cx = self.cx.clone();
+        let (card, session) = (self.card.clone(), self.id);
+        let cid = client_id.clone();
+        // Detached: once stored, the message reaches the Dispatcher whatever happens to this socket.
+        let task = actix_rt::spawn(async move {
+            let access = cx
+                .dispatcher
+                .send(Authorize {
+                    agent: card.clone(),
+                    conversation: id,
+                    write: true,
+                })
+                .await
+                .map_err(|_| failure(ChatError::Conflict, id.0))?
+                .map_err(|e| failure(e, id.0))?;
+            if access == Access::NotLive {
+                // Closed, or never existed: say which.
+                let known = cx.storage.run(move |db| conversations::find(db, id)).await;
+                return Err(match known {
+                    Ok(_) => failure(ChatError::Closed, id.0),
+                    Err(e) => storage_failure(&e, id.0),
+                });
+            }
+            let started = Instant::now();
+            let now = cx.clock.now_naive();
+            let stored = cx
+                .storage
+                .run(move |db| {
+                    let new = NewMessage {
+                        conversation_id: id,
+                        sender: Sender::Agent,
+                        agent_id: Some(card.id),
+                        client_id: Some(cid.as_str()),
+                        body: body.as_str(),
+                    };
+                    store::insert(db, &new, now)
+                })
+                .await
+                .map_err(|e| storage_failure(&e, id.0))?;
+            Ok(match stored {
+                Stored::New(m) => {
+                    cx.metrics.messages_stored.inc();
+                    cx.metrics
+                        .message_store_seconds
+                        .observe(started.elapsed().as_secs_f64());
+                    let view = MessageView::from(&m);
+                    cx.dispatcher.do_send(Deliver {
+                        message: view.clone(),
+                        origin: Origin::Agent(session),
+                    });
+                    view
+                }
+                Stored::Duplicate(m) => MessageView::from(&m),
+            })
+        });
+        let fut = async move {
+            task.await.unwrap_or_else(|_| {
+                Err(ErrorBody::new(
+                    code::UNAVAILABLE,
+                    "please try again shortly",
+                ))
+            })
+        };
+        ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {
+            Ok(message) => {
+                let frame = AgentOut::Ack {
+                    client_id: client_id.as_str().to_owned(),
+                    message,
+                };
+                act.send(&frame, ctx);
+            }
+            Err(e) => act.error(e.client(client_id.as_str()), ctx),
+        }));
+    }
+
+    /// Disabled or deleted meanwhile (possibly on another node or from the CLI)?
+    fn check_still_active(&self, ctx: &mut Context<Self>) {
+        let cx = self.cx.clone();
+        let id = self.card.id;
+        let fut = async move { cx.storage.run(move |db| agents::find(db, id)).await };
+        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
+            Ok(a) if a.active => {}
+            Ok(_) | Err(StorageError::NotFound) => {
+                act.cx.dispatcher.do_send(KickAgent { agent: id });
+                act.sock.close(CloseCode::Policy, "account disabled");
+                ctx.stop();
+            }
+            Err(_) => {} // the database blinked; ask again next time
+        }));
+    }
+}
+
+impl Actor for AgentSession {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let (interval, timeout) = (self.cx.sockets.ping_interval, self.cx.sockets.timeout);
+        ctx.run_interval(interval, move |act, ctx| {
+            if act.sock.timed_out(timeout) || !act.sock.ping() {
+                ctx.stop();
+                return;
+            }
+            act.check_still_active(ctx);
+        });
+        let join = AgentJoin {
+            session: self.id,
+            agent: self.card.clone(),
+            addr: ctx.address().recipient(),
+        };
+        ctx.wait(
+            self.cx
+                .dispatcher
+                .send(join)
+                .into_actor(self)
+                .map(|res, act, ctx| match res {
+                    Ok(snap) => {
+                        act.mine = snap.mine.iter().map(|c| ConversationId(c.id)).collect();
+                        let frame = AgentOut::Welcome {
+                            agent: AgentSelf {
+                                id: act.card.id.0,
+                                name: act.card.name.clone(),
+                                role: act.role,
+                                status: snap.status,
+                            },
+                            conversations: snap.mine,
+                            queue: snap.queue,
+                            agents: snap.agents,
+                        };
+                        act.send(&frame, ctx);
+                    }
+                    Err(_) => ctx.stop(),
+                }),
+        );
+    }
+
+    fn stopping(&mut self, _: &mut Self::Context) -> Running {
+        self.cx.dispatcher.do_send(AgentLeave { session: self.id });
+        Running::Stop
+    }
+}
+
+impl StreamHandler<Result<actix_ws::AggregatedMessage, ProtocolError>> for AgentSession {
+    fn handle(
+        &mut self,
+        item: Result<actix_ws::AggregatedMessage, ProtocolError>,
+        ctx: &mut Self::Context,
+    ) {
+        match self.sock.intake(item) {
+            Intake::Text(t) => self.on_text(&t, ctx),
+            Intake::Refused(e) => self.error(e, ctx),
+            Intake::Ignore => {}
+            Intake::Stop => ctx.stop(),
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
+impl Handler<ToAgent> for AgentSession {
+    type Result = ();
+    fn handle(&mut self, msg: ToAgent, ctx: &mut Self::Context) {
+        let frame = match msg {
+            ToAgent::Close => {
+                self.sock.close(CloseCode::Policy, "account disabled");
+                return ctx.stop();
+            }
+            ToAgent::Frame(f) => f,
+        };
+        let mut newly_mine = None;
+        match &*frame {
+            AgentOut::Conversation { conversation } => {
+                let id = ConversationId(conversation.id);
+                let ours = conversation
+                    .agent
+                    .as_ref()
+                    .is_some_and(|a| a.id == self.card.id.0);
+                if ours && conversation.status == ConversationStatus::Assigned {
+                    if self.mine.insert(id) {
+                        newly_mine = Some(id);
+                    }
+                } else {
+                    self.mine.remove(&id);
+                }
+            }
+            AgentOut::Unassigned { conversation_id } => {
+                self.mine.remove(&ConversationId(*conversation_id));
+            }
+            _ => {}
+        }
+        self.send(&frame, ctx);
+        if let Some(id) = newly_mine {
+            // A conversation just became ours: its history follows.
+            self.send_history(id, None, None, HISTORY_DEFAULT, ctx);
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Everything the session actors and the Dispatcher say to each other. The
+//! Dispatcher's interface stays small (join, leave, deliver, assign and the
+//! agent actions) so a multi-node version can replace its insides only.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use actix::prelude::*;
+
+use super::protocol::{
+    AgentOut, AgentPresence, AgentRef, AgentStatus, ConversationView, MessageView, VisitorOut,
+};
+use crate::domain::{AgentId, ConversationId, ConversationStatus, VisitorId};
+use crate::storage::{conversations::Conversation, visitors::VisitorRow};
+
+pub type SessionId = u64;
+
+pub fn next_session_id() -> SessionId {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// To a visitor socket: a frame to send, or an order to close.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub enum ToVisitor {
+    Frame(Arc<VisitorOut>),
+    Close,
+}
+
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub enum ToAgent {
+    Frame(Arc<AgentOut>),
+    Close,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentCard {
+    pub id: AgentId,
+    pub name: String,
+    pub is_admin: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ChatError {
+    #[error("that conversation is not yours")]
+    Forbidden,
+    #[error("no such conversation")]
+    NotFound,
+    #[error("the conversation already has an agent")]
+    AlreadyAssigned,
+    #[error("that agent is not online")]
+    AgentOffline,
+    #[error("the conversation is closed")]
+    Closed,
+    #[error("that change is not possible now")]
+    Conflict,
+}
+
+impl ChatError {
+    pub fn code(self) -> &'static str {
+        use super::protocol::code;
+        match self {
+            ChatError::Forbidden => code::FORBIDDEN,
+            ChatError::NotFound => code::NOT_FOUND,
+            ChatError::AlreadyAssigned => code::ALREADY_ASSIGNED,
+            ChatError::AgentOffline => code::AGENT_OFFLINE,
+            ChatError::Closed => code::CLOSED,
+            ChatError::Conflict => code::CONFLICT,
+        }
+    }
+}
+
+/// Where the conversation stands after a visitor joined or opened one.
+#[derive(Debug, Clone, MessageResponse)]
+pub struct JoinReply {
+    pub status: ConversationStatus,
+    pub agent: Option<AgentRef>,
+}
+
+/// A visitor socket said hello and is in `conversation`.
+#[derive(Message)]
+#[rtype(result = "JoinReply")]
+pub struct VisitorJoin {
+    pub session: SessionId,
+    pub addr: Recipient<ToVisitor>,
+    pub visitor: VisitorRow,
+    pub conversation: Conversation,
+}
+
+/// A connected visitor starts a new conversation (the last one was closed).
+#[derive(Message)]
+#[rtype(result = "JoinReply")]
+pub struct OpenConversation {
+    pub visitor: VisitorRow,
+    pub conversation: Conversation,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct VisitorLeave {
+    pub session: SessionId,
+}
+
+#[derive(Debug, MessageResponse)]
+pub struct AgentSnapshot {
+    pub status: AgentStatus,
+    pub mine: Vec<ConversationView>,
+    pub queue: Vec<ConversationView>,
+    pub agents: Vec<AgentPresence>,
+}
+
+#[derive(Message)]
+#[rtype(result = "AgentSnapshot")]
+pub struct AgentJoin {
+    pub session: SessionId,
+    pub agent: AgentCard,
+    pub addr: Recipient<ToAgent>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AgentLeave {
+    pub session: SessionId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Visitor(SessionId),
+    Agent(SessionId),
+}
+
+/// A message is in the database: deliver it to everyone else in the conversation.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Deliver {
+    pub message: MessageView,
+    pub origin: Origin,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<(), ChatError>")]
+pub struct Claim {
+    pub agent: AgentCard,
+    pub conversation: ConversationId,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<(), ChatError>")]
+pub struct Transfer {
+    pub by: AgentCard,
+    pub conversation: ConversationId,
+    pub to: AgentId,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<(), ChatError>")]
+pub struct Close {
+    pub by: AgentCard,
+    pub conversation: ConversationId,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetStatus {
+    pub agent: AgentId,
+    pub status: AgentStatus,
+}
+
+#[derive(Debug, Clone)]
+pub enum Party {
+    Visitor(VisitorId),
+    Agent(AgentCard),
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<(), ChatError>")]
+pub struct Typing {
+    pub from: Party,
+    pub conversation: ConversationId,
+    pub active: bool,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<(), ChatError>")]
+pub struct ReadUpTo {
+    pub by: Party,
+    pub conversation: ConversationId,
+    pub seq: i64,
+}
+
+/// May this agent read (or write to) this conversation?
+#[derive(Message)]
+#[rtype(result = "Result<Access, ChatError>")]
+pub struct Authorize {
+    pub agent: AgentCard,
+    pub conversation: ConversationId,
+    pub write: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Granted,
+    /// Not open on this node (closed, or unknown): the caller checks storage.
+    NotLive,
+}
+
+/// The agent was disabled: close its sockets and reassign its conversations now.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct KickAgent {
+    pub agent: AgentId,
+}
+
+#[derive(Message)]
+#[rtype(result = "Counts")]
+pub struct GetCounts;
+
+/// What the Dispatcher holds; every socket's trace must leave it on close.
+#[derive(Debug, Clone, Default, PartialEq, Eq, MessageResponse)]
+pub struct Counts {
+    pub visitor_sockets: usize,
+    pub visitors_online: usize,
+    pub agent_sockets: usize,
+    pub agents_known: usize,
+    pub agents_online: usize,
+    pub conversations: usize,
+    pub queued: usize,
+    pub pending_deliveries: usize,
+}

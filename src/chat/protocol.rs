@@ -1,0 +1,395 @@
+//! The WebSocket protocol: JSON text frames tagged by `type`. These names are
+//! the public contract (docs/protocol.md documents each frame).
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use crate::domain::{ConversationStatus, Sender};
+use crate::storage::messages::Message;
+
+pub fn rfc3339(t: NaiveDateTime) -> String {
+    DateTime::<Utc>::from_naive_utc_and_offset(t, Utc)
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MessageView {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub seq: i64,
+    pub sender: Sender,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    pub body: String,
+    pub created_at: String,
+}
+
+impl From<&Message> for MessageView {
+    fn from(m: &Message) -> Self {
+        MessageView {
+            id: m.id.0,
+            conversation_id: m.conversation_id.0,
+            seq: m.seq,
+            sender: m.sender,
+            agent_id: m.agent_id.map(|a| a.0),
+            client_id: m.client_id.clone(),
+            body: m.body.clone(),
+            created_at: rfc3339(m.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AgentRef {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentStatus {
+    Online,
+    Away,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AgentPresence {
+    pub id: i64,
+    pub name: String,
+    pub status: AgentStatus,
+    pub open_conversations: usize,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct VisitorView {
+    pub id: i64,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub online: bool,
+    pub page_url: Option<String>,
+    pub referrer: Option<String>,
+    pub user_agent: Option<String>,
+    pub first_seen_at: String,
+    pub last_seen_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ConversationView {
+    pub id: i64,
+    pub status: ConversationStatus,
+    pub agent: Option<AgentRef>,
+    pub visitor: VisitorView,
+    pub last_seq: i64,
+    pub unread: u32,
+    /// The first characters of the newest message, for lists.
+    pub last_message: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+// ---- visitor socket ----
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum VisitorIn {
+    Hello {
+        #[serde(default)]
+        token: Option<String>,
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        email: Option<String>,
+        #[serde(default)]
+        page_url: Option<String>,
+        #[serde(default)]
+        referrer: Option<String>,
+        #[serde(default)]
+        last_seq: Option<i64>,
+    },
+    Message {
+        client_id: String,
+        body: String,
+    },
+    Typing {
+        active: bool,
+    },
+    Read {
+        seq: i64,
+    },
+}
+
+pub const VISITOR_TYPES: &[&str] = &["hello", "message", "typing", "read"];
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum VisitorOut {
+    Welcome {
+        visitor_id: i64,
+        token: String,
+        conversation_id: i64,
+        status: ConversationStatus,
+        agent: Option<AgentRef>,
+        messages: Vec<MessageView>,
+    },
+    Ack {
+        client_id: String,
+        message: MessageView,
+    },
+    Message {
+        message: MessageView,
+    },
+    Assigned {
+        conversation_id: i64,
+        agent: AgentRef,
+    },
+    Queued {
+        conversation_id: i64,
+    },
+    Typing {
+        active: bool,
+    },
+    Read {
+        seq: i64,
+    },
+    Closed {
+        conversation_id: i64,
+    },
+    Error(ErrorBody),
+}
+
+// ---- agent socket ----
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentIn {
+    Message {
+        conversation_id: i64,
+        client_id: String,
+        body: String,
+    },
+    History {
+        conversation_id: i64,
+        #[serde(default)]
+        after_seq: Option<i64>,
+        #[serde(default)]
+        before_seq: Option<i64>,
+        #[serde(default)]
+        limit: Option<i64>,
+    },
+    Claim {
+        conversation_id: i64,
+    },
+    Transfer {
+        conversation_id: i64,
+        agent_id: i64,
+    },
+    Close {
+        conversation_id: i64,
+    },
+    Status {
+        status: AgentStatus,
+    },
+    Typing {
+        conversation_id: i64,
+        active: bool,
+    },
+    Read {
+        conversation_id: i64,
+        seq: i64,
+    },
+}
+
+pub const AGENT_TYPES: &[&str] = &[
+    "message", "history", "claim", "transfer", "close", "status", "typing", "read",
+];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentSelf {
+    pub id: i64,
+    pub name: String,
+    pub role: crate::domain::Role,
+    pub status: AgentStatus,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentOut {
+    Welcome {
+        agent: AgentSelf,
+        conversations: Vec<ConversationView>,
+        queue: Vec<ConversationView>,
+        agents: Vec<AgentPresence>,
+    },
+    Conversation {
+        conversation: ConversationView,
+    },
+    Unassigned {
+        conversation_id: i64,
+    },
+    Message {
+        message: MessageView,
+    },
+    Ack {
+        client_id: String,
+        message: MessageView,
+    },
+    Typing {
+        conversation_id: i64,
+        active: bool,
+    },
+    Read {
+        conversation_id: i64,
+        seq: i64,
+    },
+    History {
+        conversation_id: i64,
+        messages: Vec<MessageView>,
+    },
+    Agents {
+        agents: Vec<AgentPresence>,
+    },
+    Status {
+        status: AgentStatus,
+    },
+    Error(ErrorBody),
+}
+
+/// `error {code, message}`; `client_id` / `conversation_id` say which request failed.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    pub code: &'static str,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<i64>,
+}
+
+impl ErrorBody {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            client_id: None,
+            conversation_id: None,
+        }
+    }
+    pub fn client(mut self, id: impl Into<String>) -> Self {
+        self.client_id = Some(id.into());
+        self
+    }
+    pub fn conversation(mut self, id: i64) -> Self {
+        self.conversation_id = Some(id);
+        self
+    }
+}
+
+/// Stable error codes (the contract).
+pub mod code {
+    pub const BAD_JSON: &str = "bad_json";
+    pub const UNKNOWN_TYPE: &str = "unknown_type";
+    pub const BAD_FRAME: &str = "bad_frame";
+    pub const HELLO_REQUIRED: &str = "hello_required";
+    pub const ALREADY_HELLO: &str = "already_hello";
+    pub const BINARY_UNSUPPORTED: &str = "binary_unsupported";
+    pub const EMPTY_BODY: &str = "empty_body";
+    pub const BODY_TOO_LONG: &str = "body_too_long";
+    pub const BAD_CLIENT_ID: &str = "bad_client_id";
+    pub const RATE_LIMITED: &str = "rate_limited";
+    pub const FORBIDDEN: &str = "forbidden";
+    pub const NOT_FOUND: &str = "not_found";
+    pub const ALREADY_ASSIGNED: &str = "already_assigned";
+    pub const AGENT_OFFLINE: &str = "agent_offline";
+    pub const CLOSED: &str = "closed";
+    pub const CONFLICT: &str = "conflict";
+    pub const UNAVAILABLE: &str = "unavailable";
+}
+
+/// Parses one client frame; every failure has a stable code.
+pub fn parse<T: DeserializeOwned>(text: &str, known: &[&str]) -> Result<T, ErrorBody> {
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| ErrorBody::new(code::BAD_JSON, format!("not valid JSON: {e}")))?;
+    let ty = match value.get("type") {
+        Some(serde_json::Value::String(t)) => t.clone(),
+        _ => {
+            return Err(ErrorBody::new(
+                code::BAD_FRAME,
+                "a frame is a JSON object with a string field 'type'",
+            ))
+        }
+    };
+    if !known.contains(&ty.as_str()) {
+        let shown: String = ty.chars().take(40).collect();
+        return Err(ErrorBody::new(
+            code::UNKNOWN_TYPE,
+            format!("unknown frame type '{shown}'"),
+        ));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| ErrorBody::new(code::BAD_FRAME, format!("bad '{ty}' frame: {e}")))
+}
+
+pub fn to_text<T: Serialize>(frame: &T) -> String {
+    // Our frame types contain only strings, numbers and maps: serialising cannot fail.
+    serde_json::to_string(frame)
+        .unwrap_or_else(|_| r#"{"type":"error","code":"internal","message":"encoding"}"#.into())
+}
+
+/// Bounds a visitor-supplied string (no error: page URLs can be long).
+pub fn cap(s: Option<String>, max_chars: usize) -> Option<String> {
+    s.map(|v| {
+        v.trim()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(max_chars)
+            .collect::<String>()
+    })
+    .filter(|v| !v.is_empty())
+}
+
+pub fn preview(body: &str) -> String {
+    body.chars().take(120).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_gives_stable_codes() {
+        let p = |t: &str| parse::<VisitorIn>(t, VISITOR_TYPES).unwrap_err().code;
+        assert_eq!(p("{"), code::BAD_JSON);
+        assert_eq!(p("[]"), code::BAD_FRAME);
+        assert_eq!(p(r#"{"type": 5}"#), code::BAD_FRAME);
+        assert_eq!(p(r#"{"type":"dance"}"#), code::UNKNOWN_TYPE);
+        assert_eq!(p(r#"{"type":"message","body":"hi"}"#), code::BAD_FRAME);
+        assert_eq!(
+            p(r#"{"type":"message","client_id":1,"body":"hi"}"#),
+            code::BAD_FRAME
+        );
+        assert!(matches!(
+            parse::<VisitorIn>(r#"{"type":"hello","token":null}"#, VISITOR_TYPES).unwrap(),
+            VisitorIn::Hello { token: None, .. }
+        ));
+    }
+
+    #[test]
+    fn frames_serialise_with_their_type_tag() {
+        let f = VisitorOut::Queued { conversation_id: 3 };
+        assert_eq!(to_text(&f), r#"{"type":"queued","conversation_id":3}"#);
+        let e = VisitorOut::Error(ErrorBody::new(code::EMPTY_BODY, "empty").client("c1"));
+        assert_eq!(
+            to_text(&e),
+            r#"{"type":"error","code":"empty_body","message":"empty","client_id":"c1"}"#
+        );
+    }
+
+    #[test]
+    fn cap_trims_and_bounds() {
+        assert_eq!(cap(Some("  Lin\u{7} ".into()), 64), Some("Lin".into()));
+        assert_eq!(cap(Some("   ".into()), 64), None);
+        assert_eq!(cap(Some("x".repeat(100)), 10).unwrap().len(), 10);
+    }
+}

@@ -1,0 +1,413 @@
+//! One actor per visitor socket.
+//!
+//! `hello` first; then messages are stored before they are acknowledged, one
+//! at a time in the order this client sent them (`ctx.wait`). Storing runs in
+//! a detached task, so a stored message always reaches the Dispatcher even if
+//! the socket closes meanwhile.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::prelude::*;
+use actix_ws::{AggregatedMessageStream, ProtocolError};
+
+use super::messages::*;
+use super::protocol::*;
+use super::socket::{Intake, Socket};
+use super::ChatContext;
+use crate::domain::message::{ClientId, MessageBody};
+use crate::domain::visitor::{new_token, token_hash, TOKEN_MAX};
+use crate::domain::{ConversationId, Sender};
+use crate::storage::messages::{self as store, NewMessage, Stored};
+use crate::storage::visitors::{self, VisitorInfo, VisitorRow};
+use crate::storage::{conversations, StorageError};
+
+/// Messages sent back in `welcome` at most (the rest via a later resume).
+const WELCOME_MAX: i64 = 1000;
+
+struct Ready {
+    visitor: VisitorRow,
+    conversation: ConversationId,
+    open: bool,
+    /// Highest `seq` of the current conversation this socket has been sent.
+    delivered_upto: i64,
+}
+
+pub struct VisitorSession {
+    id: SessionId,
+    cx: Arc<ChatContext>,
+    sock: Socket,
+    user_agent: Option<String>,
+    ready: Option<Ready>,
+}
+
+impl VisitorSession {
+    pub fn start(
+        cx: Arc<ChatContext>,
+        ws: actix_ws::Session,
+        stream: AggregatedMessageStream,
+        user_agent: Option<String>,
+    ) {
+        let sock = Socket::new(ws, &cx.sockets);
+        VisitorSession::create(|ctx| {
+            ctx.add_stream(stream);
+            VisitorSession {
+                id: next_session_id(),
+                cx,
+                sock,
+                user_agent,
+                ready: None,
+            }
+        });
+    }
+
+    fn send(&self, frame: &VisitorOut, ctx: &mut Context<Self>) {
+        if !self.sock.send(frame) {
+            ctx.stop();
+        }
+    }
+
+    fn error(&self, e: ErrorBody, ctx: &mut Context<Self>) {
+        self.send(&VisitorOut::Error(e), ctx);
+    }
+
+    fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
+        let frame = match parse::<VisitorIn>(text, VISITOR_TYPES) {
+            Ok(f) => f,
+            Err(e) => return self.error(e, ctx),
+        };
+        match (frame, self.ready.as_ref()) {
+            (
+                VisitorIn::Hello {
+                    token,
+                    name,
+                    email,
+                    page_url,
+                    referrer,
+                    last_seq,
+                },
+                None,
+            ) => {
+                let info = VisitorInfo {
+                    name: cap(name, 64),
+                    email: cap(email, 254),
+                    page_url: cap(page_url, 2048),
+                    referrer: cap(referrer, 2048),
+                    user_agent: self.user_agent.clone(),
+                };
+                self.hello(token, info, last_seq, ctx)
+            }
+            (_, None) => self.error(
+                ErrorBody::new(code::HELLO_REQUIRED, "the first frame must be 'hello'"),
+                ctx,
+            ),
+            (VisitorIn::Hello { .. }, Some(_)) => self.error(
+                ErrorBody::new(code::ALREADY_HELLO, "'hello' was already sent"),
+                ctx,
+            ),
+            (VisitorIn::Message { client_id, body }, Some(_)) => {
+                let checked = ClientId::parse(&client_id)
+                    .map_err(|e| ErrorBody::new(code::BAD_CLIENT_ID, e.to_string()))
+                    .and_then(|c| {
+                        MessageBody::parse(&body).map(|b| (c, b)).map_err(|e| {
+                            ErrorBody::new(message_code(e), e.to_string()).client(client_id.clone())
+                        })
+                    });
+                match checked {
+                    Ok((c, b)) => self.store(c, b, ctx),
+                    Err(e) => self.error(e, ctx),
+                }
+            }
+            (VisitorIn::Typing { active }, Some(r)) => {
+                let m = Typing {
+                    from: Party::Visitor(r.visitor.visitor_id()),
+                    conversation: r.conversation,
+                    active,
+                };
+                self.cx.dispatcher.do_send(m);
+            }
+            (VisitorIn::Read { seq }, Some(r)) => {
+                let m = ReadUpTo {
+                    by: Party::Visitor(r.visitor.visitor_id()),
+                    conversation: r.conversation,
+                    seq,
+                };
+                self.cx.dispatcher.do_send(m);
+            }
+        }
+    }
+
+    fn hello(
+        &mut self,
+        token: Option<String>,
+        info: VisitorInfo,
+        last_seq: Option<i64>,
+        ctx: &mut Context<Self>,
+    ) {
+        let cx = self.cx.clone();
+        let (session, addr) = (self.id, ctx.address().recipient());
+        let fut = async move {
+            let now = cx.clock.now_naive();
+            // A token that is too long, unknown or forged simply starts a new visitor.
+            let token = token.filter(|t| !t.is_empty() && t.len() <= TOKEN_MAX);
+            let (visitor, token, conversation) = cx
+                .storage
+                .run(move |db| {
+                    let known = match &token {
+                        Some(t) => visitors::find_by_token_hash(db, &token_hash(t))?,
+                        None => None,
+                    };
+                    let (visitor, token) = match (known, token) {
+                        (Some(v), Some(t)) => (visitors::touch(db, v.visitor_id(), &info, now)?, t),
+                        _ => {
+                            let t = new_token();
+                            (visitors::create(db, &token_hash(&t), &info, now)?, t)
+                        }
+                    };
+                    let conv = conversations::open_or_create(db, visitor.visitor_id(), now)?;
+                    Ok((visitor, token, conv))
+                })
+                .await?;
+            // Join first, then read the history: nothing stored in between can be missed.
+            let reply = cx
+                .dispatcher
+                .send(VisitorJoin {
+                    session,
+                    addr,
+                    visitor: visitor.clone(),
+                    conversation: conversation.clone(),
+                })
+                .await
+                .map_err(|_| StorageError::Blocking("dispatcher unavailable".into()))?;
+            // A last_seq from an older conversation means nothing here: send it all.
+            let after = last_seq
+                .filter(|s| *s > 0 && *s <= conversation.last_seq)
+                .unwrap_or(0);
+            let conv_id = conversation.id;
+            let messages = cx
+                .storage
+                .run(move |db| store::after(db, conv_id, after, WELCOME_MAX))
+                .await?;
+            Ok::<_, StorageError>((visitor, token, conv_id, reply, after, messages))
+        };
+        ctx.wait(fut.into_actor(self).map(|res, act, ctx| match res {
+            Ok((visitor, token, conversation, reply, after, messages)) => {
+                let delivered_upto = messages.last().map(|m| m.seq).unwrap_or(after);
+                let frame = VisitorOut::Welcome {
+                    visitor_id: visitor.id,
+                    token,
+                    conversation_id: conversation.0,
+                    status: reply.status,
+                    agent: reply.agent,
+                    messages: messages.iter().map(MessageView::from).collect(),
+                };
+                act.ready = Some(Ready {
+                    visitor,
+                    conversation,
+                    open: true,
+                    delivered_upto,
+                });
+                act.send(&frame, ctx);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "visitor hello failed");
+                act.error(
+                    ErrorBody::new(code::UNAVAILABLE, "please try again shortly"),
+                    ctx,
+                );
+                ctx.stop();
+            }
+        }));
+    }
+
+    fn store(&mut self, client_id: ClientId, body: MessageBody, ctx: &mut Context<Self>) {
+        let Some(r) = self.ready.as_ref() else { return };
+        let task = actix_rt::spawn(store_visitor_message(
+            self.cx.clone(),
+            self.id,
+            r.visitor.clone(),
+            r.conversation,
+            r.open,
+            client_id.clone(),
+            body,
+        ));
+        let fut = async move {
+            task.await
+                .unwrap_or_else(|e| Err(StorageError::Blocking(e.to_string())))
+        };
+        ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {
+            Ok((message, conversation)) => {
+                if let Some(r) = act.ready.as_mut() {
+                    if r.conversation != conversation {
+                        r.conversation = conversation;
+                        r.delivered_upto = 0;
+                    }
+                    r.open = true;
+                }
+                let frame = VisitorOut::Ack {
+                    client_id: client_id.as_str().to_owned(),
+                    message,
+                };
+                act.send(&frame, ctx);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "storing a visitor message failed");
+                let body = ErrorBody::new(
+                    code::UNAVAILABLE,
+                    "the message was not stored; send it again",
+                )
+                .client(client_id.as_str());
+                act.error(body, ctx);
+            }
+        }));
+    }
+}
+
+pub fn message_code(e: crate::domain::MessageError) -> &'static str {
+    match e {
+        crate::domain::MessageError::EmptyBody => code::EMPTY_BODY,
+        crate::domain::MessageError::BodyTooLong => code::BODY_TOO_LONG,
+        crate::domain::MessageError::BadClientId => code::BAD_CLIENT_ID,
+    }
+}
+
+/// Stores one visitor message (opening a new conversation if the last one was
+/// closed) and hands it to the Dispatcher. Returns the message and its conversation.
+async fn store_visitor_message(
+    cx: Arc<ChatContext>,
+    session: SessionId,
+    visitor: VisitorRow,
+    mut conversation: ConversationId,
+    mut open: bool,
+    client_id: ClientId,
+    body: MessageBody,
+) -> Result<(MessageView, ConversationId), StorageError> {
+    for attempt in 0..2 {
+        if !open {
+            let vid = visitor.visitor_id();
+            let now = cx.clock.now_naive();
+            let conv = cx
+                .storage
+                .run(move |db| conversations::open_or_create(db, vid, now))
+                .await?;
+            conversation = conv.id;
+            cx.dispatcher
+                .send(OpenConversation {
+                    visitor: visitor.clone(),
+                    conversation: conv,
+                })
+                .await
+                .map_err(|_| StorageError::Blocking("dispatcher unavailable".into()))?;
+        }
+        let started = Instant::now();
+        let (cid, b, now) = (client_id.clone(), body.clone(), cx.clock.now_naive());
+        let stored = cx
+            .storage
+            .run(move |db| {
+                let new = NewMessage {
+                    conversation_id: conversation,
+                    sender: Sender::Visitor,
+                    agent_id: None,
+                    client_id: Some(cid.as_str()),
+                    body: b.as_str(),
+                };
+                store::insert(db, &new, now)
+            })
+            .await;
+        match stored {
+            Ok(Stored::New(m)) => {
+                cx.metrics.messages_stored.inc();
+                cx.metrics
+                    .message_store_seconds
+                    .observe(started.elapsed().as_secs_f64());
+                let view = MessageView::from(&m);
+                cx.dispatcher.do_send(Deliver {
+                    message: view.clone(),
+                    origin: Origin::Visitor(session),
+                });
+                return Ok((view, conversation));
+            }
+            Ok(Stored::Duplicate(m)) => return Ok((MessageView::from(&m), conversation)),
+            // Closed meanwhile: this message starts the visitor's next conversation.
+            Err(StorageError::ConversationClosed) if attempt == 0 => open = false,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StorageError::ConversationClosed)
+}
+
+impl Actor for VisitorSession {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let (interval, timeout) = (self.cx.sockets.ping_interval, self.cx.sockets.timeout);
+        ctx.run_interval(interval, move |act, ctx| {
+            if act.sock.timed_out(timeout) || !act.sock.ping() {
+                ctx.stop();
+            }
+        });
+    }
+
+    fn stopping(&mut self, _: &mut Self::Context) -> Running {
+        // Safe to send even if this socket never joined.
+        self.cx
+            .dispatcher
+            .do_send(VisitorLeave { session: self.id });
+        Running::Stop
+    }
+}
+
+impl StreamHandler<Result<actix_ws::AggregatedMessage, ProtocolError>> for VisitorSession {
+    fn handle(
+        &mut self,
+        item: Result<actix_ws::AggregatedMessage, ProtocolError>,
+        ctx: &mut Self::Context,
+    ) {
+        match self.sock.intake(item) {
+            Intake::Text(t) => self.on_text(&t, ctx),
+            Intake::Refused(e) => self.error(e, ctx),
+            Intake::Ignore => {}
+            Intake::Stop => ctx.stop(),
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
+impl Handler<ToVisitor> for VisitorSession {
+    type Result = ();
+    fn handle(&mut self, msg: ToVisitor, ctx: &mut Self::Context) {
+        let frame = match msg {
+            ToVisitor::Close => return ctx.stop(),
+            ToVisitor::Frame(f) => f,
+        };
+        if let Some(r) = self.ready.as_mut() {
+            match &*frame {
+                VisitorOut::Message { message } if message.conversation_id == r.conversation.0 => {
+                    if message.seq <= r.delivered_upto {
+                        return; // already in this socket's welcome
+                    }
+                    r.delivered_upto = message.seq;
+                }
+                VisitorOut::Assigned {
+                    conversation_id, ..
+                }
+                | VisitorOut::Queued { conversation_id } => {
+                    if *conversation_id != r.conversation.0 {
+                        // Another tab of this visitor opened a new conversation.
+                        r.conversation = ConversationId(*conversation_id);
+                        r.delivered_upto = 0;
+                    }
+                    r.open = true;
+                }
+                VisitorOut::Closed { conversation_id } if *conversation_id == r.conversation.0 => {
+                    r.open = false
+                }
+                _ => {}
+            }
+        }
+        self.send(&frame, ctx);
+    }
+}

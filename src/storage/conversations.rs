@@ -1,0 +1,128 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{conversations, visitors};
+use super::visitors::VisitorRow;
+use super::{last_insert_id, DbConnection, StorageResult};
+use crate::domain::{AgentId, Assignment, ConversationId, ConversationStatus, VisitorId};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub visitor_id: VisitorId,
+    pub assignment: Assignment,
+    pub last_seq: i64,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = conversations)]
+struct Row {
+    id: i64,
+    visitor_id: i64,
+    agent_id: Option<i64>,
+    status: String,
+    last_seq: i64,
+    created_at: NaiveDateTime,
+}
+
+impl From<Row> for Conversation {
+    fn from(r: Row) -> Self {
+        // The CHECK constraint admits only the three statuses.
+        let status = ConversationStatus::parse(&r.status).unwrap_or(ConversationStatus::Closed);
+        Conversation {
+            id: ConversationId(r.id),
+            visitor_id: VisitorId(r.visitor_id),
+            assignment: Assignment {
+                status,
+                agent: r.agent_id.map(AgentId),
+            },
+            last_seq: r.last_seq,
+            created_at: r.created_at,
+        }
+    }
+}
+
+pub fn create(
+    conn: &mut DbConnection,
+    visitor: VisitorId,
+    now: NaiveDateTime,
+) -> StorageResult<Conversation> {
+    conn.transaction(|c| {
+        diesel::insert_into(conversations::table)
+            .values((
+                conversations::visitor_id.eq(visitor.0),
+                conversations::status.eq(ConversationStatus::Queued.as_str()),
+                conversations::last_seq.eq(0i64),
+                conversations::created_at.eq(now),
+                conversations::updated_at.eq(now),
+            ))
+            .execute(c)?;
+        let id = last_insert_id(c)?;
+        find(c, ConversationId(id))
+    })
+}
+
+pub fn find(conn: &mut DbConnection, id: ConversationId) -> StorageResult<Conversation> {
+    Ok(conversations::table
+        .find(id.0)
+        .select(Row::as_select())
+        .first::<Row>(conn)?
+        .into())
+}
+
+/// The visitor's conversation that is not closed, if any (the newest).
+pub fn open_for_visitor(
+    conn: &mut DbConnection,
+    visitor: VisitorId,
+) -> StorageResult<Option<Conversation>> {
+    Ok(conversations::table
+        .filter(conversations::visitor_id.eq(visitor.0))
+        .filter(conversations::status.ne(ConversationStatus::Closed.as_str()))
+        .order(conversations::id.desc())
+        .select(Row::as_select())
+        .first::<Row>(conn)
+        .optional()?
+        .map(Into::into))
+}
+
+/// The visitor's open conversation, or a new one (checked and created in one transaction).
+pub fn open_or_create(
+    conn: &mut DbConnection,
+    visitor: VisitorId,
+    now: NaiveDateTime,
+) -> StorageResult<Conversation> {
+    conn.transaction(|c| match open_for_visitor(c, visitor)? {
+        Some(open) => Ok(open),
+        None => create(c, visitor, now),
+    })
+}
+
+pub fn set_assignment(
+    conn: &mut DbConnection,
+    id: ConversationId,
+    a: Assignment,
+    now: NaiveDateTime,
+) -> StorageResult<()> {
+    let closed_at = (a.status == ConversationStatus::Closed).then_some(now);
+    diesel::update(conversations::table.find(id.0))
+        .set((
+            conversations::status.eq(a.status.as_str()),
+            conversations::agent_id.eq(a.agent.map(|x| x.0)),
+            conversations::updated_at.eq(now),
+            conversations::closed_at.eq(closed_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Every conversation that is not closed, with its visitor: the Dispatcher's state at start-up.
+pub fn list_open(conn: &mut DbConnection) -> StorageResult<Vec<(Conversation, VisitorRow)>> {
+    let rows: Vec<(Row, VisitorRow)> = conversations::table
+        .inner_join(visitors::table)
+        .filter(conversations::status.ne(ConversationStatus::Closed.as_str()))
+        .order(conversations::id.asc())
+        .select((Row::as_select(), VisitorRow::as_select()))
+        .load(conn)?;
+    Ok(rows.into_iter().map(|(c, v)| (c.into(), v)).collect())
+}

@@ -1,0 +1,95 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::visitors;
+use super::{DbConnection, StorageError, StorageResult};
+use crate::domain::VisitorId;
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = visitors)]
+pub struct VisitorRow {
+    pub id: i64,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub page_url: Option<String>,
+    pub referrer: Option<String>,
+    pub user_agent: Option<String>,
+    pub first_seen_at: NaiveDateTime,
+    pub last_seen_at: NaiveDateTime,
+}
+
+impl VisitorRow {
+    pub fn visitor_id(&self) -> VisitorId {
+        VisitorId(self.id)
+    }
+}
+
+/// What a visitor tells us about itself; each field already capped in length.
+#[derive(Debug, Clone, Default)]
+pub struct VisitorInfo {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub page_url: Option<String>,
+    pub referrer: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+pub fn create(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    info: &VisitorInfo,
+    now: NaiveDateTime,
+) -> StorageResult<VisitorRow> {
+    diesel::insert_into(visitors::table)
+        .values((
+            visitors::token_hash.eq(token_hash),
+            visitors::name.eq(&info.name),
+            visitors::email.eq(&info.email),
+            visitors::page_url.eq(&info.page_url),
+            visitors::referrer.eq(&info.referrer),
+            visitors::user_agent.eq(&info.user_agent),
+            visitors::first_seen_at.eq(now),
+            visitors::last_seen_at.eq(now),
+        ))
+        .execute(conn)?;
+    find_by_token_hash(conn, token_hash)?.ok_or(StorageError::NotFound)
+}
+
+pub fn find_by_token_hash(
+    conn: &mut DbConnection,
+    token_hash: &str,
+) -> StorageResult<Option<VisitorRow>> {
+    Ok(visitors::table
+        .filter(visitors::token_hash.eq(token_hash))
+        .select(VisitorRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find(conn: &mut DbConnection, id: VisitorId) -> StorageResult<VisitorRow> {
+    Ok(visitors::table
+        .find(id.0)
+        .select(VisitorRow::as_select())
+        .first(conn)?)
+}
+
+/// A returning visitor: refresh what changed (name and email only when given).
+pub fn touch(
+    conn: &mut DbConnection,
+    id: VisitorId,
+    info: &VisitorInfo,
+    now: NaiveDateTime,
+) -> StorageResult<VisitorRow> {
+    let current = find(conn, id)?;
+    diesel::update(visitors::table.find(id.0))
+        .set((
+            visitors::name.eq(info.name.clone().or(current.name)),
+            visitors::email.eq(info.email.clone().or(current.email)),
+            visitors::page_url.eq(info.page_url.clone().or(current.page_url)),
+            visitors::referrer.eq(info.referrer.clone().or(current.referrer)),
+            visitors::user_agent.eq(info.user_agent.clone().or(current.user_agent)),
+            visitors::last_seen_at.eq(now),
+        ))
+        .execute(conn)?;
+    find(conn, id)
+}
