@@ -210,7 +210,6 @@ impl Application {
                 .wrap(
                     middleware::DefaultHeaders::new()
                         .add(("X-Content-Type-Options", "nosniff"))
-                        .add(("X-Frame-Options", "DENY"))
                         .add(("Referrer-Policy", "same-origin")),
                 )
                 .wrap(middleware::from_fn(metrics::track))

@@ -987,3 +987,10 @@ impl Handler<GetCounts> for Dispatcher {
         }
     }
 }
+
+impl Handler<GetPresence> for Dispatcher {
+    type Result = Vec<AgentPresence>;
+    fn handle(&mut self, _: GetPresence, _: &mut Self::Context) -> Vec<AgentPresence> {
+        self.presence()
+    }
+}

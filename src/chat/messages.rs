@@ -229,3 +229,8 @@ pub struct Counts {
     pub queued: usize,
     pub pending_deliveries: usize,
 }
+
+/// Who is online, their status and load (the admin console's live view).
+#[derive(Message)]
+#[rtype(result = "Vec<AgentPresence>")]
+pub struct GetPresence;

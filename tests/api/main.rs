@@ -7,6 +7,7 @@ mod admin;
 mod bootstrap;
 mod chat;
 mod cli;
+mod e2e;
 mod health;
 mod login;
 mod storage;

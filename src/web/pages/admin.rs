@@ -57,6 +57,7 @@ pub struct AttemptRow {
 #[template(path = "admin/agents.html")]
 struct ListPage<'a> {
     c: Chrome,
+    js: String,
     agents: Vec<AgentRow>,
     attempts: Vec<AttemptRow>,
     flash: Option<&'a str>,
@@ -195,6 +196,7 @@ async fn list_page(
         .await?;
     let page = ListPage {
         c: cx.chrome()?,
+        js: super::js_text(cx.lang),
         agents: list.iter().map(|a| AgentRow::new(a, t)).collect(),
         attempts: attempts
             .into_iter()
@@ -211,6 +213,21 @@ async fn list_page(
         form,
     };
     render(status, &page)
+}
+
+/// GET /admin/presence: who is online now (the console refreshes it every few seconds).
+pub async fn presence(
+    _admin: AdminAgent,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let agents = state
+        .dispatcher
+        .send(crate::chat::messages::GetPresence)
+        .await
+        .map_err(|e| WebError::Session(e.to_string()))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(agents))
 }
 
 pub async fn list(

@@ -10,7 +10,7 @@ use crate::web::{auth::CurrentAgent, error::WebError, i18n::Lang};
 struct DashboardPage {
     c: Chrome,
     display_name: String,
-    is_admin: bool,
+    js: String,
 }
 
 /// GET /agent: the agent's workplace. The live view arrives with the real-time core.
@@ -27,7 +27,7 @@ pub async fn show(
         &DashboardPage {
             c,
             display_name: agent.display_name.clone(),
-            is_admin: agent.is_admin(),
+            js: super::js_text(lang),
         },
     )
 }

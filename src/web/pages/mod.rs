@@ -5,6 +5,7 @@ pub mod admin;
 pub mod dashboard;
 pub mod login;
 pub mod system;
+pub mod widget;
 
 use actix_session::Session;
 use actix_web::{http::header, http::StatusCode, HttpResponse};
@@ -51,13 +52,38 @@ impl Chrome {
     }
 }
 
-/// Renders a page with the given status; pages are never cached (they carry tokens).
+/// Our pages load scripts, styles and images from livedesk only, and talk only to it.
+const CSP: &str = "default-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'";
+
+/// Renders a page with the given status; pages are never cached (they carry
+/// tokens) and never framed by another site.
 pub fn render(status: StatusCode, page: &impl Template) -> Result<HttpResponse, WebError> {
+    render_framable(status, page, "'none'")
+}
+
+/// Like `render`, with the sites allowed to frame the page (`*` for the widget).
+pub fn render_framable(
+    status: StatusCode,
+    page: &impl Template,
+    frame_ancestors: &str,
+) -> Result<HttpResponse, WebError> {
     let body = page.render()?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
+    let mut res = HttpResponse::build(status);
+    res.content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            format!("{CSP}; frame-ancestors {frame_ancestors}"),
+        ));
+    if frame_ancestors == "'none'" {
+        res.insert_header((header::X_FRAME_OPTIONS, "DENY"));
+    }
+    Ok(res.body(body))
+}
+
+/// UI text for the browser scripts, as JSON for a `data-` attribute.
+pub fn js_text(lang: Lang) -> String {
+    serde_json::to_string(&lang.strings().js).unwrap_or_else(|_| "{}".into())
 }
 
 pub fn see_other(location: &str) -> HttpResponse {

@@ -37,18 +37,23 @@ pub async fn metrics(m: web::Data<Metrics>) -> HttpResponse {
         .body(m.render())
 }
 
+const CSS: &str = "text/css; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+
 /// Assets are compiled into the binary: one file to deploy, nothing fetched from elsewhere.
 pub async fn static_file(path: web::Path<String>) -> Result<HttpResponse, WebError> {
     let (body, ctype): (&'static str, &str) = match path.as_str() {
-        "app.css" => (
-            include_str!("../../../static/app.css"),
-            "text/css; charset=utf-8",
-        ),
+        "app.css" => (include_str!("../../../static/app.css"), CSS),
+        "widget.css" => (include_str!("../../../static/widget.css"), CSS),
+        "visitor.js" => (include_str!("../../../static/visitor.js"), JS),
+        "dashboard.js" => (include_str!("../../../static/dashboard.js"), JS),
+        "admin.js" => (include_str!("../../../static/admin.js"), JS),
         _ => return Err(WebError::NotFound),
     };
     Ok(HttpResponse::Ok()
         .content_type(ctype)
-        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        // Short: a new release must reach agents and visitors the same day.
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .body(body))
 }
 

@@ -1,0 +1,35 @@
+/* Admin console: who is online, their status and load, refreshed every few seconds. */
+(function () {
+  "use strict";
+  var card = document.getElementById("presence-card");
+  if (!card) return;
+  var T = JSON.parse(card.dataset.i18n);
+  var body = document.getElementById("presence"), empty = document.getElementById("presence-empty");
+  function render(list) {
+    body.textContent = "";
+    empty.hidden = list.length > 0;
+    list.forEach(function (a) {
+      var tr = document.createElement("tr");
+      tr.dataset.agentId = a.id;
+      [a.name, a.status === "online" ? T.online : T.away, String(a.open_conversations)].forEach(function (v, i) {
+        var td = document.createElement("td");
+        if (i === 1) {
+          var dot = document.createElement("span");
+          dot.className = "dot" + (a.status === "online" ? " on" : "");
+          td.appendChild(dot);
+        }
+        td.appendChild(document.createTextNode(v));
+        tr.appendChild(td);
+      });
+      body.appendChild(tr);
+    });
+  }
+  function refresh() {
+    fetch("/admin/presence", { credentials: "same-origin", cache: "no-store" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (list) { if (list) render(list); })
+      .catch(function () {})
+      .finally(function () { setTimeout(refresh, 3000); });
+  }
+  refresh();
+})();

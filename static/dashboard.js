@@ -1,0 +1,367 @@
+/* The agent dashboard: live lists of my conversations and the queue, one
+ * conversation at a time, visitor details. User text only via textContent.
+ * Messages are kept by (conversation, seq), so a catch-up after a reconnect
+ * can overlap live frames without showing anything twice. */
+(function () {
+  "use strict";
+  var root = document.getElementById("desk");
+  var T = JSON.parse(root.dataset.i18n);
+  var $ = function (id) { return document.getElementById(id); };
+  var el = {
+    mine: $("mine"), queue: $("queue"), pane: $("pane"), empty: $("empty"), title: $("pane-title"),
+    online: $("pane-online"), msgs: $("messages"), input: $("input"), composer: $("composer"),
+    typing: $("typing"), claim: $("claim-btn"), transferSel: $("transfer-select"), transfer: $("transfer-btn"),
+    close: $("close-btn"), older: $("older-btn"), details: $("details"), toggle: $("status-toggle"),
+    statusLabel: $("status-label"), conn: $("conn"), toast: $("toast"), notify: $("notify-btn")
+  };
+
+  var ws = null, backoff = 1000, me = null, agents = [];
+  var convs = new Map();     // id -> conversation object (server view + local fields)
+  var msgs = new Map();      // id -> Map(seq -> message)
+  var pending = new Map();   // client_id -> {conversation_id, body}
+  var selected = null, typingTimer = null, audio = null;
+
+  function send(frame) { if (ws && ws.readyState === 1) ws.send(JSON.stringify(frame)); }
+  function fill(tpl, vars) { return tpl.replace(/\{(\w+)\}/g, function (_, k) { return vars[k] == null ? "" : vars[k]; }); }
+  function label(c) { return (c.visitor && c.visitor.name) || fill(T.visitor_label, { id: c.visitor ? c.visitor.id : "?" }); }
+  function time(iso) { return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
+  function toast(text) {
+    el.toast.textContent = text;
+    el.toast.hidden = false;
+    clearTimeout(toast.t);
+    toast.t = setTimeout(function () { el.toast.hidden = true; }, 4000);
+  }
+  function maxSeq(id) {
+    var m = msgs.get(id), max = 0;
+    if (m) m.forEach(function (_, s) { if (s > max) max = s; });
+    return max;
+  }
+  function minSeq(id) {
+    var m = msgs.get(id), min = Infinity;
+    if (m) m.forEach(function (_, s) { if (s < min) min = s; });
+    return min === Infinity ? 0 : min;
+  }
+
+  // ---- sound and desktop notifications ----
+  function beep() {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      var o = audio.createOscillator(), g = audio.createGain();
+      o.frequency.value = 880;
+      g.gain.setValueAtTime(0.15, audio.currentTime);
+      g.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.35);
+      o.connect(g); g.connect(audio.destination);
+      o.start(); o.stop(audio.currentTime + 0.35);
+    } catch (e) { /* no audio: the unread count still shows */ }
+  }
+  // Browsers allow sound only after a gesture: unlock on the first click.
+  document.addEventListener("click", function () {
+    if (!audio) { try { audio = new (window.AudioContext || window.webkitAudioContext)(); } catch (e) {} }
+  }, { once: true });
+  if ("Notification" in window && Notification.permission === "default") {
+    el.notify.hidden = false;
+    el.notify.addEventListener("click", function () {
+      Notification.requestPermission().then(function () { el.notify.hidden = true; });
+    });
+  }
+  function alertNew(c, m) {
+    beep();
+    if (document.hidden && "Notification" in window && Notification.permission === "granted") {
+      try { new Notification(T.new_message + " · " + label(c), { body: m.body.slice(0, 140), tag: "livedesk-" + c.id }); } catch (e) {}
+    }
+  }
+
+  // ---- lists ----
+  function renderLists() {
+    var all = Array.from(convs.values()).filter(function (c) { return c.status !== "closed" || c.id === selected; });
+    all.sort(function (a, b) { return (b.updated_at || "").localeCompare(a.updated_at || ""); });
+    [[el.mine, all.filter(function (c) { return c.agent && me && c.agent.id === me.id; })],
+     [el.queue, all.filter(function (c) { return c.status === "queued"; })]].forEach(function (pair) {
+      var ul = pair[0], items = pair[1];
+      ul.textContent = "";
+      if (!items.length) {
+        var e = document.createElement("li");
+        e.className = "empty-note";
+        e.textContent = T.no_conversations;
+        ul.appendChild(e);
+        return;
+      }
+      items.forEach(function (c) {
+        var li = document.createElement("li");
+        li.tabIndex = 0;
+        li.dataset.id = c.id;
+        li.setAttribute("role", "button");
+        if (c.id === selected) li.className = "active";
+        var who = document.createElement("span");
+        who.className = "who";
+        var dot = document.createElement("span");
+        dot.className = "dot" + (c.visitor && c.visitor.online ? " on" : "");
+        who.appendChild(dot);
+        who.appendChild(document.createTextNode(label(c)));
+        li.appendChild(who);
+        var badge = document.createElement("span");
+        if (c.unread > 0) { badge.className = "badge unread"; badge.textContent = String(c.unread); }
+        li.appendChild(badge);
+        var pv = document.createElement("span");
+        pv.className = "preview";
+        pv.textContent = c.status === "closed" ? T.status_closed : (c.last_message || "");
+        li.appendChild(pv);
+        li.addEventListener("click", function () { select(c.id); });
+        li.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(c.id); } });
+        ul.appendChild(li);
+      });
+    });
+    var total = 0;
+    convs.forEach(function (c) { if (c.agent && me && c.agent.id === me.id) total += c.unread || 0; });
+    document.title = (total ? "(" + total + ") " : "") + document.title.replace(/^\(\d+\) /, "");
+  }
+
+  function upsert(c) {
+    var old = convs.get(c.id);
+    // Keep the local unread count when the server's is older news.
+    convs.set(c.id, Object.assign({}, old || {}, c));
+    if (c.id === selected) renderPane();
+  }
+
+  // ---- the open conversation ----
+  function renderMessages() {
+    var c = convs.get(selected);
+    el.msgs.textContent = "";
+    var m = msgs.get(selected) || new Map();
+    Array.from(m.keys()).sort(function (a, b) { return a - b; }).forEach(function (s) {
+      el.msgs.appendChild(bubble(m.get(s), false));
+    });
+    pending.forEach(function (p, cid) {
+      if (p.conversation_id === selected) el.msgs.appendChild(bubble({ sender: "agent", body: p.body, client_id: cid }, true));
+    });
+    el.older.hidden = !(minSeq(selected) > 1);
+    el.msgs.scrollTop = el.msgs.scrollHeight;
+    if (c) el.typing.hidden = true;
+  }
+
+  function bubble(m, isPending) {
+    var li = document.createElement("li");
+    li.className = "msg " + m.sender + (isPending ? " pending" : "");
+    if (m.seq) li.dataset.seq = m.seq;
+    var b = document.createElement("div");
+    b.className = "bubble";
+    b.textContent = m.body;
+    var meta = document.createElement("div");
+    meta.className = "meta";
+    meta.textContent = isPending ? "…" : time(m.created_at);
+    li.appendChild(b);
+    li.appendChild(meta);
+    return li;
+  }
+
+  function text(id, v) { $(id).textContent = v || T.unknown; }
+
+  function renderPane() {
+    var c = convs.get(selected);
+    if (!c) { el.pane.hidden = true; el.details.hidden = true; el.empty.hidden = false; return; }
+    el.empty.hidden = true;
+    el.pane.hidden = false;
+    el.details.hidden = false;
+    el.title.textContent = label(c);
+    el.online.className = "dot" + (c.visitor && c.visitor.online ? " on" : "");
+    el.online.title = c.visitor && c.visitor.online ? T.visitor_online : T.visitor_offline;
+    var mine = c.agent && me && c.agent.id === me.id;
+    el.claim.hidden = c.status !== "queued";
+    el.transfer.hidden = el.transferSel.hidden = !(mine || (me && me.role === "admin")) || c.status === "closed";
+    el.close.hidden = c.status === "closed";
+    el.composer.hidden = !(mine || (me && me.role === "admin")) || c.status === "closed";
+    el.transferSel.textContent = "";
+    var first = document.createElement("option");
+    first.value = "";
+    first.textContent = T.transfer_to;
+    el.transferSel.appendChild(first);
+    agents.forEach(function (a) {
+      if (me && a.id === me.id) return;
+      var o = document.createElement("option");
+      o.value = a.id;
+      o.textContent = a.name + " (" + (a.status === "online" ? T.online : T.away) + ")";
+      el.transferSel.appendChild(o);
+    });
+    var v = c.visitor || {};
+    text("d-name", v.name); text("d-email", v.email); text("d-page", v.page_url);
+    text("d-referrer", v.referrer); text("d-browser", v.user_agent);
+    text("d-first", v.first_seen_at ? new Date(v.first_seen_at).toLocaleString() : null);
+  }
+
+  function select(id) {
+    selected = id;
+    var c = convs.get(id);
+    if (c) c.unread = 0;
+    renderLists();
+    renderPane();
+    renderMessages();
+    if (!msgs.has(id) || msgs.get(id).size === 0) send({ type: "history", conversation_id: id, limit: 50 });
+    else markRead();
+    el.input.focus();
+  }
+
+  function markRead() {
+    var c = convs.get(selected);
+    var s = maxSeq(selected);
+    if (c && s > 0 && c.status !== "queued") send({ type: "read", conversation_id: selected, seq: s });
+  }
+
+  function store(m) {
+    if (!msgs.has(m.conversation_id)) msgs.set(m.conversation_id, new Map());
+    var known = msgs.get(m.conversation_id).has(m.seq);
+    msgs.get(m.conversation_id).set(m.seq, m);
+    return !known;
+  }
+
+  // ---- the socket ----
+  function connect() {
+    var sock = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/agent");
+    ws = sock;
+    sock.onopen = function () { backoff = 1000; };
+    sock.onmessage = function (e) { var f; try { f = JSON.parse(e.data); } catch (x) { return; } handle(f); };
+    sock.onclose = function (e) {
+      if (ws !== sock) return;
+      ws = null;
+      el.conn.className = "conn off";
+      if (e.code === 1008) { location.href = "/login"; return; }
+      setTimeout(connect, backoff + Math.random() * 400);
+      backoff = Math.min(backoff * 2, 15000);
+    };
+  }
+
+  function handle(f) {
+    switch (f.type) {
+      case "welcome": {
+        me = f.agent;
+        agents = f.agents || [];
+        el.conn.className = "conn";
+        el.conn.title = T.connected;
+        el.toggle.checked = f.agent.status === "online";
+        el.statusLabel.textContent = el.toggle.checked ? T.online : T.away;
+        var live = new Set();
+        f.conversations.concat(f.queue).forEach(function (c) { live.add(c.id); upsert(c); });
+        // Anything we showed that is no longer ours or queued went elsewhere while we were away.
+        Array.from(convs.keys()).forEach(function (id) { if (!live.has(id) && convs.get(id).status !== "closed") convs.delete(id); });
+        // Catch up on what we missed, without repeats (messages are keyed by seq).
+        live.forEach(function (id) { if (msgs.has(id)) send({ type: "history", conversation_id: id, after_seq: maxSeq(id), limit: 200 }); });
+        pending.forEach(function (p, cid) { send({ type: "message", conversation_id: p.conversation_id, client_id: cid, body: p.body }); });
+        renderLists();
+        if (selected && !convs.has(selected)) selected = null;
+        renderPane();
+        if (selected) renderMessages();
+        break;
+      }
+      case "conversation": {
+        var c = f.conversation, before = convs.get(c.id);
+        var newlyMine = c.agent && me && c.agent.id === me.id && !(before && before.agent && before.agent.id === me.id);
+        upsert(c);
+        if (newlyMine) { convs.get(c.id).unread = c.unread; beep(); }
+        renderLists();
+        break;
+      }
+      case "unassigned":
+        if (f.conversation_id !== selected) convs.delete(f.conversation_id);
+        else { var s = convs.get(selected); if (s) { s.agent = null; s.status = "closed"; } }
+        renderLists();
+        renderPane();
+        break;
+      case "history": {
+        f.messages.forEach(store);
+        if (f.conversation_id === selected) { renderMessages(); markRead(); }
+        break;
+      }
+      case "message": {
+        var m = f.message, conv = convs.get(m.conversation_id);
+        if (!store(m)) break;
+        if (conv) {
+          conv.last_message = m.body.slice(0, 120);
+          conv.updated_at = m.created_at;
+          conv.last_seq = Math.max(conv.last_seq || 0, m.seq);
+          var looking = m.conversation_id === selected && !document.hidden;
+          if (m.sender === "visitor" && !looking) { conv.unread = (conv.unread || 0) + 1; alertNew(conv, m); }
+          else if (m.sender === "visitor") markRead();
+        }
+        if (m.conversation_id === selected) { el.typing.hidden = true; renderMessages(); }
+        renderLists();
+        break;
+      }
+      case "ack": {
+        pending.delete(f.client_id);
+        store(f.message);
+        var cv = convs.get(f.message.conversation_id);
+        if (cv) { cv.last_message = f.message.body.slice(0, 120); cv.updated_at = f.message.created_at; }
+        if (f.message.conversation_id === selected) renderMessages();
+        renderLists();
+        break;
+      }
+      case "typing":
+        if (f.conversation_id === selected) {
+          el.typing.hidden = !f.active;
+          clearTimeout(typingTimer);
+          if (f.active) typingTimer = setTimeout(function () { el.typing.hidden = true; }, 6000);
+        }
+        break;
+      case "agents":
+        agents = f.agents;
+        renderPane();
+        break;
+      case "status":
+        el.toggle.checked = f.status === "online";
+        el.statusLabel.textContent = el.toggle.checked ? T.online : T.away;
+        break;
+      case "error":
+        if (f.client_id) pending.delete(f.client_id);
+        toast(f.message);
+        if (selected) renderMessages();
+        break;
+    }
+  }
+
+  function newClientId() {
+    var a = new Uint8Array(12);
+    window.crypto.getRandomValues(a);
+    return "a-" + Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  el.composer.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var body = el.input.value;
+    if (!body.trim() || !selected) return;
+    var cid = newClientId();
+    pending.set(cid, { conversation_id: selected, body: body });
+    el.input.value = "";
+    renderMessages();
+    send({ type: "message", conversation_id: selected, client_id: cid, body: body });
+    send({ type: "typing", conversation_id: selected, active: false });
+  });
+  el.input.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); el.composer.requestSubmit(); }
+  });
+  var lastTyping = 0;
+  el.input.addEventListener("input", function () {
+    if (!selected || Date.now() - lastTyping < 2500) return;
+    lastTyping = Date.now();
+    send({ type: "typing", conversation_id: selected, active: true });
+  });
+  el.claim.addEventListener("click", function () { if (selected) send({ type: "claim", conversation_id: selected }); });
+  el.close.addEventListener("click", function () { if (selected) send({ type: "close", conversation_id: selected }); });
+  el.transfer.addEventListener("click", function () {
+    var to = parseInt(el.transferSel.value, 10);
+    if (selected && to) send({ type: "transfer", conversation_id: selected, agent_id: to });
+  });
+  el.older.addEventListener("click", function () {
+    if (selected) send({ type: "history", conversation_id: selected, before_seq: minSeq(selected), limit: 50 });
+  });
+  el.msgs.addEventListener("scroll", function () {
+    if (el.msgs.scrollTop === 0 && selected && minSeq(selected) > 1) el.older.click();
+  });
+  el.toggle.addEventListener("change", function () {
+    send({ type: "status", status: el.toggle.checked ? "online" : "away" });
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && selected) { var c = convs.get(selected); if (c) c.unread = 0; markRead(); renderLists(); }
+  });
+
+  renderLists();
+  connect();
+})();

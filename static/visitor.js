@@ -1,0 +1,323 @@
+/* The visitor's chat panel (inside the widget iframe). User text is only ever
+ * set with textContent. Messages typed while offline wait in an outbox
+ * (localStorage) and are sent with their client_id once connected: the server
+ * stores each client_id once, so a resend can never duplicate. */
+(function () {
+  "use strict";
+  var root = document.getElementById("ld");
+  var T = JSON.parse(root.dataset.i18n);
+  document.documentElement.style.setProperty("--accent", root.dataset.accent);
+  var askName = root.dataset.askName === "true";
+  var $ = function (id) { return document.getElementById(id); };
+  var list = $("ld-messages"), statusEl = $("ld-status"), typingEl = $("ld-typing");
+  var intro = $("ld-intro"), composer = $("ld-composer"), input = $("ld-input");
+  var framed = window.parent !== window;
+
+  var mem = {};
+  var store = (function () {
+    try { localStorage.setItem("livedesk.probe", "1"); localStorage.removeItem("livedesk.probe"); return localStorage; } catch (e) { return null; }
+  })();
+  function load(k, dflt) {
+    try { var v = store ? store.getItem("livedesk." + k) : mem[k]; return v == null ? dflt : JSON.parse(v); } catch (e) { return dflt; }
+  }
+  function save(k, v) {
+    var s = JSON.stringify(v);
+    if (store) { try { store.setItem("livedesk." + k, s); } catch (e) { mem[k] = s; } } else mem[k] = s;
+    // The host page keeps a copy: this frame's own storage may not survive a reload.
+    toParent({ livedesk: "persist", key: k, value: s });
+  }
+  function toParent(msg) { if (framed) window.parent.postMessage(msg, "*"); }
+
+  var token = load("token", null);
+  var user = load("user", { name: null, email: null });
+  var outbox = load("outbox", []);
+  var ctx = { page_url: framed ? null : location.href, referrer: framed ? null : (document.referrer || null) };
+  var ws = null, welcomed = false, backoff = 1000, retryTimer = null;
+  var conv = null, lastSeq = 0, agent = null, open = !framed, unread = 0, wanted = false;
+  var names = {}, seen = {}, pendingEls = {}, typingTimer = null, lastTypingSent = 0, idleTimer = null;
+
+  function fill(tpl, vars) { return tpl.replace(/\{(\w+)\}/g, function (_, k) { return vars[k] == null ? "" : vars[k]; }); }
+  function time(iso) {
+    var d = iso ? new Date(iso) : new Date();
+    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+  function scrollDown() { list.scrollTop = list.scrollHeight; }
+  function setStatus(text) { statusEl.textContent = text; }
+  function notice(text) {
+    var li = document.createElement("li");
+    li.className = "notice";
+    li.textContent = text;
+    list.appendChild(li);
+    scrollDown();
+  }
+
+  function bubble(cls, body, meta) {
+    var li = document.createElement("li");
+    li.className = "msg " + cls;
+    var b = document.createElement("div");
+    b.className = "bubble";
+    b.textContent = body;
+    var m = document.createElement("div");
+    m.className = "meta";
+    m.textContent = meta;
+    li.appendChild(b);
+    li.appendChild(m);
+    return li;
+  }
+
+  function render(msg) {
+    var key = msg.conversation_id + ":" + msg.seq;
+    if (seen[key]) return;
+    var mine = msg.sender === "visitor";
+    var who = msg.sender === "agent" ? (names[msg.agent_id] || (agent && agent.name) || "") : (mine ? T.you : "");
+    var li = bubble(mine ? "mine" : (msg.sender === "system" ? "notice" : "theirs"), msg.body, (who ? who + " · " : "") + time(msg.created_at));
+    li.dataset.seq = msg.seq;
+    seen[key] = li;
+    var pending = msg.client_id && pendingEls[msg.client_id];
+    if (pending) {
+      list.replaceChild(li, pending);
+      delete pendingEls[msg.client_id];
+    } else {
+      list.appendChild(li);
+    }
+    if (msg.conversation_id === conv) lastSeq = Math.max(lastSeq, msg.seq);
+    scrollDown();
+  }
+
+  function renderPending(p) {
+    if (pendingEls[p.client_id]) return;
+    var li = bubble("mine pending", p.body, T.pending);
+    pendingEls[p.client_id] = li;
+    list.appendChild(li);
+    scrollDown();
+  }
+
+  function showChatting() {
+    if (agent) setStatus(fill(T.chatting_with, { name: agent.name }));
+    else setStatus(T.waiting);
+  }
+
+  function setUnread(n) { unread = n; toParent({ livedesk: "unread", count: n }); }
+
+  function markRead() {
+    if (ws && welcomed && lastSeq > 0) ws.send(JSON.stringify({ type: "read", seq: lastSeq }));
+  }
+
+  function updateIntro() {
+    // Before the first message only: someone who has chatted is never asked again.
+    var chatted = Object.keys(seen).length > 0 || outbox.length > 0;
+    var needIntro = askName && !user.name && !chatted && !load("introDone", false);
+    intro.hidden = !needIntro;
+    composer.hidden = needIntro;
+  }
+
+  /// State kept by the host page wins where this frame has none of its own.
+  function hydrate(state) {
+    ["token", "user", "outbox", "introDone"].forEach(function (k) {
+      if (typeof state[k] === "string" && load(k, null) == null) {
+        if (store) { try { store.setItem("livedesk." + k, state[k]); } catch (e) { mem[k] = state[k]; } } else mem[k] = state[k];
+      }
+    });
+    token = load("token", null);
+    user = load("user", { name: null, email: null });
+    outbox = load("outbox", []);
+    outbox.forEach(renderPending);
+    updateIntro();
+  }
+
+  function connect() {
+    wanted = true;
+    if (ws) return;
+    clearTimeout(retryTimer);
+    var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/visitor";
+    var sock = new WebSocket(url);
+    ws = sock;
+    sock.onopen = function () {
+      sock.send(JSON.stringify({
+        type: "hello", token: token, name: user.name, email: user.email,
+        page_url: ctx.page_url, referrer: ctx.referrer, last_seq: lastSeq || null
+      }));
+    };
+    sock.onmessage = function (e) {
+      var f;
+      try { f = JSON.parse(e.data); } catch (err) { return; }
+      handle(f);
+    };
+    sock.onclose = function () {
+      if (ws !== sock) return;
+      ws = null;
+      welcomed = false;
+      setStatus(T.reconnecting);
+      retryTimer = setTimeout(connect, backoff + Math.random() * 400);
+      backoff = Math.min(backoff * 2, 15000);
+    };
+  }
+
+  function flush() {
+    outbox.forEach(function (p, i) {
+      renderPending(p);
+      // Spaced out so a long outbox stays under the server's flood limit.
+      setTimeout(function () {
+        if (ws && welcomed && outbox.some(function (q) { return q.client_id === p.client_id; })) {
+          ws.send(JSON.stringify({ type: "message", client_id: p.client_id, body: p.body }));
+        }
+      }, i * 120);
+    });
+  }
+
+  function dropFromOutbox(cid) {
+    outbox = outbox.filter(function (p) { return p.client_id !== cid; });
+    save("outbox", outbox);
+  }
+
+  function handle(f) {
+    switch (f.type) {
+      case "welcome":
+        token = f.token;
+        save("token", token);
+        if (conv !== null && conv !== f.conversation_id) lastSeq = 0;
+        conv = f.conversation_id;
+        if (f.agent) names[f.agent.id] = f.agent.name;
+        agent = f.status === "assigned" ? f.agent : null;
+        f.messages.forEach(render);
+        welcomed = true;
+        backoff = 1000;
+        showChatting();
+        updateIntro();
+        flush();
+        if (open) markRead();
+        break;
+      case "ack":
+        dropFromOutbox(f.client_id);
+        if (f.message.conversation_id !== conv) { conv = f.message.conversation_id; lastSeq = 0; }
+        render(f.message);
+        break;
+      case "message":
+        if (f.message.conversation_id !== conv) { conv = f.message.conversation_id; lastSeq = 0; }
+        render(f.message);
+        typingEl.hidden = true;
+        if (!open || document.hidden) setUnread(unread + 1);
+        else markRead();
+        break;
+      case "assigned":
+        names[f.agent.id] = f.agent.name;
+        if (agent && agent.id !== f.agent.id) notice(fill(T.took_over, { old: agent.name, "new": f.agent.name }));
+        agent = f.agent;
+        conv = f.conversation_id;
+        showChatting();
+        break;
+      case "queued":
+        agent = null;
+        conv = f.conversation_id;
+        showChatting();
+        break;
+      case "typing":
+        clearTimeout(typingTimer);
+        typingEl.textContent = fill(T.typing, { name: agent ? agent.name : "" });
+        typingEl.hidden = !f.active;
+        if (f.active) typingTimer = setTimeout(function () { typingEl.hidden = true; }, 6000);
+        break;
+      case "closed":
+        agent = null;
+        notice(T.closed);
+        setStatus(T.closed);
+        break;
+      case "error":
+        if (f.client_id && pendingEls[f.client_id]) {
+          if (f.code === "unavailable") {
+            // Not stored: it stays in the outbox and goes again on the next connection.
+            setTimeout(function () { if (ws) ws.close(); }, 1000);
+          } else {
+            var el = pendingEls[f.client_id];
+            el.classList.remove("pending");
+            el.classList.add("failed");
+            el.lastChild.textContent = T.failed;
+            delete pendingEls[f.client_id];
+            dropFromOutbox(f.client_id);
+          }
+        }
+        break;
+    }
+  }
+
+  function newClientId() {
+    var a = new Uint8Array(12);
+    (window.crypto || window.msCrypto).getRandomValues(a);
+    return "v-" + Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  function send() {
+    var body = input.value;
+    if (!body.trim()) return;
+    if (new Blob([body]).size > 4096) return;
+    var p = { client_id: newClientId(), body: body };
+    outbox.push(p);
+    save("outbox", outbox);
+    input.value = "";
+    renderPending(p);
+    sendTyping(false);
+    if (ws && welcomed) ws.send(JSON.stringify({ type: "message", client_id: p.client_id, body: p.body }));
+    else connect();
+  }
+
+  function sendTyping(active) {
+    if (!ws || !welcomed) return;
+    ws.send(JSON.stringify({ type: "typing", active: active }));
+    lastTypingSent = active ? Date.now() : 0;
+  }
+
+  composer.addEventListener("submit", function (e) { e.preventDefault(); send(); });
+  input.addEventListener("keydown", function (e) {
+    // Enter sends, Shift+Enter starts a new line (and IME composition is left alone).
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); }
+  });
+  input.addEventListener("input", function () {
+    if (Date.now() - lastTypingSent > 2500) sendTyping(true);
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(function () { sendTyping(false); }, 3000);
+  });
+  intro.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var n = intro.elements.name.value.trim(), m = intro.elements.email.value.trim();
+    user = { name: n || null, email: m || null };
+    save("user", user);
+    save("introDone", true);
+    updateIntro();
+    if (ws) ws.close(); else connect();
+    input.focus();
+  });
+  $("ld-close").addEventListener("click", function () { toParent({ livedesk: "close" }); });
+  document.addEventListener("keydown", function (e) { if (e.key === "Escape") toParent({ livedesk: "close" }); });
+  document.addEventListener("visibilitychange", function () { if (!document.hidden && open) { setUnread(0); markRead(); } });
+
+  window.addEventListener("message", function (e) {
+    if (e.source !== window.parent || !e.data || typeof e.data.livedesk !== "string") return;
+    var m = e.data;
+    if (m.livedesk === "context") {
+      ctx = { page_url: typeof m.page_url === "string" ? m.page_url : null, referrer: typeof m.referrer === "string" ? m.referrer : null };
+      hydrate(m.state || {});
+      if (m.user && (m.user.name || m.user.email)) { user = { name: m.user.name || null, email: m.user.email || null }; save("user", user); updateIntro(); }
+      // A returning visitor connects at once (for the unread badge); a new one when the panel opens.
+      if (token || outbox.length) connect();
+    } else if (m.livedesk === "user") {
+      user = { name: m.user && m.user.name || null, email: m.user && m.user.email || null };
+      save("user", user);
+      updateIntro();
+      if (ws) ws.close(); // reconnecting says hello again with the new name
+    } else if (m.livedesk === "open") {
+      open = true;
+      setUnread(0);
+      if (!wanted) connect();
+      markRead();
+      (intro.hidden ? input : intro.elements.name).focus();
+    } else if (m.livedesk === "close") {
+      open = false;
+    }
+  });
+
+  updateIntro();
+  outbox.forEach(renderPending);
+  setStatus("");
+  if (framed) toParent({ livedesk: "ready" });
+  else connect();
+})();

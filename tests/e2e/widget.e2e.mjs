@@ -1,0 +1,160 @@
+// End-to-end in a real headless Chromium, driven by tests/api/e2e.rs:
+// a host page on another origin embeds widget.js; a visitor writes; agents
+// answer from the dashboard; reloads, reassignment and XSS are checked; the
+// screenshots for the README are taken on the way.
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+
+const env = process.env;
+const LIVEDESK = env.LIVEDESK_URL;
+const HOST = env.HOST_URL;
+const SHOTS = env.SCREENSHOTS_DIR;
+const CAPTCHA = env.CAPTCHA;
+const PASSWORD = env.AGENT_PASSWORD;
+const ADMIN_PASSWORD = env.ADMIN_PASSWORD;
+mkdirSync(SHOTS, { recursive: true });
+
+const step = (s) => console.log(`[e2e] ${s}`);
+const browser = await chromium.launch({
+  executablePath: env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+let dialogs = 0;
+const watch = (page) => {
+  page.setDefaultTimeout(20000);
+  page.on("dialog", (d) => { dialogs++; d.dismiss().catch(() => {}); });
+  page.on("pageerror", (e) => { console.log(`[e2e] page error on ${page.url()}: ${e.message}`); });
+  return page;
+};
+
+async function signIn(username, password) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 760 } });
+  const page = watch(await ctx.newPage());
+  await page.goto(`${LIVEDESK}/login`);
+  await page.fill('input[name="username"]', username);
+  await page.fill('input[name="password"]', password);
+  await page.fill('input[name="captcha"]', CAPTCHA);
+  await page.click('button[type="submit"]');
+  await page.waitForURL("**/agent");
+  return page;
+}
+
+async function online(page) {
+  await page.locator("#conn:not(.off)").waitFor();
+  return page;
+}
+
+try {
+  step("agent lin signs in");
+  const lin = await online(await signIn("lin", PASSWORD));
+
+  step("a visitor opens a page on another origin and the widget");
+  const vctx = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+  const host = watch(await vctx.newPage());
+  await host.goto(HOST);
+  assert.notEqual(new URL(HOST).origin, new URL(LIVEDESK).origin);
+  await host.locator("#livedesk-launcher").click();
+  const widget = host.frameLocator("#livedesk-frame");
+  await widget.locator("#ld-intro").waitFor();
+  await widget.locator('#ld-intro input[name="name"]').fill("Vera");
+  await widget.locator('#ld-intro button[type="submit"]').click();
+  await widget.locator("#ld-input").fill("Hello from the widget");
+  await widget.locator("#ld-input").press("Enter");
+  await widget.locator(".msg.mine:not(.pending) .bubble", { hasText: "Hello from the widget" }).waitFor();
+  await widget.locator("#ld-status", { hasText: "lin" }).waitFor();
+
+  step("the agent sees the conversation with an unread count, opens it, replies");
+  const item = lin.locator("#mine li", { hasText: "Vera" });
+  await item.locator(".badge.unread", { hasText: "1" }).waitFor();
+  await item.click();
+  await lin.locator("#messages .bubble", { hasText: "Hello from the widget" }).waitFor();
+  assert.equal(await lin.locator("#d-page").textContent(), HOST);
+  await lin.locator("#input").fill("Hi Vera, how can I help?");
+  await lin.locator("#input").press("Enter");
+  await lin.locator("#messages .msg.agent:not(.pending) .bubble", { hasText: "Hi Vera" }).waitFor();
+
+  step("the visitor sees the reply, from lin");
+  const reply = widget.locator(".msg.theirs", { hasText: "Hi Vera, how can I help?" });
+  await reply.waitFor();
+  assert.match(await reply.locator(".meta").textContent(), /lin/);
+
+  step("Shift+Enter makes a new line, Enter sends");
+  await widget.locator("#ld-input").fill("first line");
+  await widget.locator("#ld-input").press("Shift+Enter");
+  await widget.locator("#ld-input").type("second line");
+  await widget.locator("#ld-input").press("Enter");
+  await lin.locator("#messages .bubble", { hasText: "second line" }).waitFor();
+  assert.equal(await lin.locator("#messages .bubble", { hasText: "second line" }).textContent(), "first line\nsecond line");
+
+  step("an XSS payload stays inert text on both sides");
+  const xss = "<img src=x onerror=alert(1)>";
+  await widget.locator("#ld-input").fill(xss);
+  await widget.locator("#ld-input").press("Enter");
+  const seen = lin.locator("#messages .bubble", { hasText: "onerror" });
+  await seen.waitFor();
+  assert.equal(await seen.textContent(), xss);
+  await lin.locator("#input").fill(xss);
+  await lin.locator("#input").press("Enter");
+  const back = widget.locator(".msg.theirs .bubble", { hasText: "onerror" });
+  await back.waitFor();
+  assert.equal(await back.textContent(), xss);
+  assert.equal(await lin.locator("#messages img").count(), 0);
+  assert.equal(await widget.locator(".messages img").count(), 0);
+  assert.equal(dialogs, 0, "no script ran");
+
+  step("typing travels both ways");
+  await widget.locator("#ld-input").type("typing…");
+  await lin.locator("#typing:not([hidden])").waitFor();
+  await widget.locator("#ld-input").fill("");
+
+  await host.screenshot({ path: `${SHOTS}/widget.png` });
+  await lin.screenshot({ path: `${SHOTS}/dashboard.png` });
+
+  step("the visitor reloads the page and finds the same history");
+  await host.reload();
+  await host.locator("#livedesk-launcher").click();
+  await widget.locator(".bubble", { hasText: "Hello from the widget" }).waitFor();
+  await widget.locator(".bubble", { hasText: "Hi Vera, how can I help?" }).waitFor();
+  assert.equal(await widget.locator(".bubble", { hasText: "Hello from the widget" }).count(), 1, "no duplicates");
+
+  step("with the panel closed, a reply shows an unread badge and reaches the JS API");
+  await host.evaluate(() => { window.__unread = []; window.livedesk.onUnreadChange((n) => window.__unread.push(n)); });
+  await host.evaluate(() => window.livedesk.close());
+  await lin.locator("#input").fill("Are you still there?");
+  await lin.locator("#input").press("Enter");
+  await host.locator("#livedesk-badge", { hasText: "1" }).waitFor();
+  assert.ok((await host.evaluate(() => window.__unread)).includes(1));
+  await host.evaluate(() => window.livedesk.open());
+  await widget.locator(".bubble", { hasText: "Are you still there?" }).waitFor();
+  assert.equal(await host.locator("#livedesk-badge").isVisible(), false);
+
+  step("the admin console shows who is online");
+  const admin = await signIn("admin", ADMIN_PASSWORD);
+  await admin.goto(`${LIVEDESK}/admin/agents`);
+  await admin.locator("#presence tr", { hasText: "lin" }).waitFor();
+  await admin.screenshot({ path: `${SHOTS}/admin.png`, fullPage: true });
+
+  step("lin's tab closes; wang receives the conversation after the grace period");
+  const wang = await online(await signIn("wang", PASSWORD));
+  await lin.context().close();
+  await wang.locator("#mine li", { hasText: "Vera" }).waitFor();
+  await widget.locator(".notice", { hasText: "wang" }).waitFor();
+  await widget.locator("#ld-status", { hasText: "wang" }).waitFor();
+  await wang.locator("#mine li", { hasText: "Vera" }).click();
+  await wang.locator("#messages .bubble", { hasText: "Hello from the widget" }).waitFor();
+
+  step("all good");
+  await browser.close();
+} catch (e) {
+  console.error(e);
+  // What each page looked like when it failed.
+  for (const [i, ctx] of browser.contexts().entries()) {
+    for (const [j, page] of ctx.pages().entries()) {
+      await page.screenshot({ path: `${SHOTS}/failure-${i}-${j}.png` }).catch(() => {});
+    }
+  }
+  await browser.close().catch(() => {});
+  process.exit(1);
+}
