@@ -11,3 +11,4 @@ mod e2e;
 mod health;
 mod login;
 mod storage;
+mod widget;

@@ -52,6 +52,14 @@ try {
 
   step("a visitor opens a page on another origin and the widget");
   const vctx = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+  // Every visitor socket passes through here, so the test can cut the network.
+  let offline = false;
+  const visitorSockets = [];
+  await vctx.routeWebSocket(/\/ws\/visitor$/, (ws) => {
+    if (offline) { ws.close({ code: 4000, reason: "offline" }); return; }
+    ws.connectToServer();
+    visitorSockets.push(ws);
+  });
   const host = watch(await vctx.newPage());
   await host.goto(HOST);
   assert.notEqual(new URL(HOST).origin, new URL(LIVEDESK).origin);
@@ -118,6 +126,19 @@ try {
   await widget.locator(".bubble", { hasText: "Hello from the widget" }).waitFor();
   await widget.locator(".bubble", { hasText: "Hi Vera, how can I help?" }).waitFor();
   assert.equal(await widget.locator(".bubble", { hasText: "Hello from the widget" }).count(), 1, "no duplicates");
+
+  step("a message typed while offline waits as pending and is sent once after reconnecting");
+  offline = true;
+  visitorSockets.splice(0).forEach((ws) => ws.close({ code: 4000, reason: "offline" }));
+  await widget.locator("#ld-status", { hasText: "Reconnecting" }).waitFor();
+  await widget.locator("#ld-input").fill("Written while offline");
+  await widget.locator("#ld-input").press("Enter");
+  await widget.locator(".msg.mine.pending .bubble", { hasText: "Written while offline" }).waitFor();
+  offline = false;
+  await widget.locator(".msg.mine:not(.pending) .bubble", { hasText: "Written while offline" }).waitFor({ timeout: 30000 });
+  await lin.locator("#messages .bubble", { hasText: "Written while offline" }).waitFor();
+  assert.equal(await lin.locator("#messages .bubble", { hasText: "Written while offline" }).count(), 1);
+  assert.equal(await widget.locator(".bubble", { hasText: "Written while offline" }).count(), 1);
 
   step("with the panel closed, a reply shows an unread badge and reaches the JS API");
   await host.evaluate(() => { window.__unread = []; window.livedesk.onUnreadChange((n) => window.__unread.push(n)); });
