@@ -153,6 +153,12 @@ impl Application {
         .start_on_own_thread();
         let chat = web::Data::new(ChatContext {
             storage: storage.clone(),
+            writer: crate::storage::writer::MessageWriter::start(
+                storage.clone(),
+                clock.clone(),
+                settings.write_batch,
+                Duration::from_micros(settings.write_window_us),
+            ),
             dispatcher: dispatcher.clone(),
             metrics: metrics.chat.clone(),
             clock: clock.clone(),

@@ -14,7 +14,7 @@ use super::visitor_session::message_code;
 use super::ChatContext;
 use crate::domain::message::{ClientId, MessageBody};
 use crate::domain::{ConversationId, ConversationStatus, Role, Sender};
-use crate::storage::messages::{self as store, NewMessage, Stored};
+use crate::storage::messages::{self as store, OwnedNewMessage, Stored};
 use crate::storage::{agents, conversations, StorageError};
 
 const HISTORY_DEFAULT: i64 = 50;
@@ -294,18 +294,14 @@ impl AgentSession {
                 });
             }
             let started = Instant::now();
-            let now = cx.clock.now_naive();
             let stored = cx
-                .storage
-                .run(move |db| {
-                    let new = NewMessage {
-                        conversation_id: id,
-                        sender: Sender::Agent,
-                        agent_id: Some(card.id),
-                        client_id: Some(cid.as_str()),
-                        body: body.as_str(),
-                    };
-                    store::insert(db, &new, now)
+                .writer
+                .insert(OwnedNewMessage {
+                    conversation_id: id,
+                    sender: Sender::Agent,
+                    agent_id: Some(card.id),
+                    client_id: Some(cid.as_str().to_owned()),
+                    body: body.as_str().to_owned(),
                 })
                 .await
                 .map_err(|e| storage_failure(&e, id.0))?;

@@ -32,6 +32,8 @@ pub struct SocketConfig {
 /// What every session actor needs: storage, the Dispatcher, metrics, settings.
 pub struct ChatContext {
     pub storage: Storage,
+    /// Where messages are stored (group commit when the batch size is above 1).
+    pub writer: crate::storage::writer::MessageWriter,
     pub dispatcher: Addr<Dispatcher>,
     pub metrics: ChatMetrics,
     pub clock: Clock,

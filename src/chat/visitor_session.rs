@@ -18,7 +18,7 @@ use super::ChatContext;
 use crate::domain::message::{ClientId, MessageBody};
 use crate::domain::visitor::{new_token, token_hash, TOKEN_MAX};
 use crate::domain::{ConversationId, Sender};
-use crate::storage::messages::{self as store, NewMessage, Stored};
+use crate::storage::messages::{self as store, OwnedNewMessage, Stored};
 use crate::storage::visitors::{self, VisitorInfo, VisitorRow};
 use crate::storage::{conversations, StorageError};
 
@@ -300,18 +300,14 @@ async fn store_visitor_message(
                 .map_err(|_| StorageError::Blocking("dispatcher unavailable".into()))?;
         }
         let started = Instant::now();
-        let (cid, b, now) = (client_id.clone(), body.clone(), cx.clock.now_naive());
         let stored = cx
-            .storage
-            .run(move |db| {
-                let new = NewMessage {
-                    conversation_id: conversation,
-                    sender: Sender::Visitor,
-                    agent_id: None,
-                    client_id: Some(cid.as_str()),
-                    body: b.as_str(),
-                };
-                store::insert(db, &new, now)
+            .writer
+            .insert(OwnedNewMessage {
+                conversation_id: conversation,
+                sender: Sender::Visitor,
+                agent_id: None,
+                client_id: Some(client_id.as_str().to_owned()),
+                body: body.as_str().to_owned(),
             })
             .await;
         match stored {

@@ -206,3 +206,189 @@ pub fn count(conn: &mut DbConnection, conv: ConversationId) -> StorageResult<i64
         .count()
         .get_result(conn)?)
 }
+
+/// A message to store, owned (it travels to the group-commit writer thread).
+#[derive(Debug, Clone)]
+pub struct OwnedNewMessage {
+    pub conversation_id: ConversationId,
+    pub sender: Sender,
+    pub agent_id: Option<AgentId>,
+    pub client_id: Option<String>,
+    pub body: String,
+}
+
+impl OwnedNewMessage {
+    pub fn borrow(&self) -> NewMessage<'_> {
+        NewMessage {
+            conversation_id: self.conversation_id,
+            sender: self.sender,
+            agent_id: self.agent_id,
+            client_id: self.client_id.as_deref(),
+            body: &self.body,
+        }
+    }
+}
+
+/// Stores many messages in one transaction (group commit), with the same
+/// guarantees as `insert`: per conversation the row lock is taken first
+/// (conversations in id order, so two batches cannot deadlock), resends return
+/// their original, and the new ones get the next `seq`s in their order here.
+/// One result per input, in input order.
+pub fn insert_batch(
+    conn: &mut DbConnection,
+    batch: &[OwnedNewMessage],
+    now: NaiveDateTime,
+) -> StorageResult<Vec<StorageResult<Stored>>> {
+    use std::collections::{BTreeMap, HashMap};
+    let mut by_conv: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for (i, m) in batch.iter().enumerate() {
+        by_conv.entry(m.conversation_id.0).or_default().push(i);
+    }
+    conn.transaction(|c| {
+        let mut results: Vec<Option<StorageResult<Stored>>> =
+            (0..batch.len()).map(|_| None).collect();
+        let mut rows = Vec::new();
+        for (conv, idx) in &by_conv {
+            let locked = diesel::update(
+                conversations::table
+                    .find(conv)
+                    .filter(conversations::status.ne(ConversationStatus::Closed.as_str())),
+            )
+            .set(conversations::updated_at.eq(now))
+            .execute(c)?;
+            if locked == 0 {
+                let exists = conversations::table
+                    .find(conv)
+                    .count()
+                    .get_result::<i64>(c)?
+                    > 0;
+                for &i in idx {
+                    results[i] = Some(Err(if exists {
+                        StorageError::ConversationClosed
+                    } else {
+                        StorageError::NotFound
+                    }));
+                }
+                continue;
+            }
+            // Resends: already stored, or twice in this very batch.
+            let ids: Vec<&str> = idx
+                .iter()
+                .filter_map(|&i| batch[i].client_id.as_deref())
+                .collect();
+            let mut known: HashMap<String, Message> = HashMap::new();
+            if !ids.is_empty() {
+                let stored: Vec<Message> = messages::table
+                    .filter(messages::conversation_id.eq(conv))
+                    .filter(messages::client_id.eq_any(&ids))
+                    .select(Row::as_select())
+                    .load::<Row>(c)?
+                    .into_iter()
+                    .map(Into::into)
+                    .collect();
+                for m in stored {
+                    if let Some(cid) = m.client_id.clone() {
+                        known.insert(cid, m);
+                    }
+                }
+            }
+            let mut fresh: Vec<usize> = Vec::new();
+            let mut first_in_batch: HashMap<&str, usize> = HashMap::new();
+            for &i in idx {
+                match batch[i].client_id.as_deref() {
+                    Some(cid) if known.contains_key(cid) => {
+                        results[i] = Some(Ok(Stored::Duplicate(known[cid].clone())))
+                    }
+                    Some(cid) if first_in_batch.contains_key(cid) => {} // filled in after the insert
+                    Some(cid) => {
+                        first_in_batch.insert(cid, i);
+                        fresh.push(i);
+                    }
+                    None => fresh.push(i),
+                }
+            }
+            if fresh.is_empty() {
+                continue;
+            }
+            diesel::update(conversations::table.find(conv))
+                .set(conversations::last_seq.eq(conversations::last_seq + fresh.len() as i64))
+                .execute(c)?;
+            let last: i64 = conversations::table
+                .find(conv)
+                .select(conversations::last_seq)
+                .first(c)?;
+            let base = last - fresh.len() as i64;
+            for (k, &i) in fresh.iter().enumerate() {
+                rows.push((i, *conv, base + 1 + k as i64));
+            }
+        }
+        for &(i, conv, seq) in &rows {
+            let m = &batch[i];
+            diesel::insert_into(messages::table)
+                .values((
+                    messages::conversation_id.eq(conv),
+                    messages::seq.eq(seq),
+                    messages::sender.eq(m.sender.as_str()),
+                    messages::agent_id.eq(m.agent_id.map(|a| a.0)),
+                    messages::client_id.eq(m.client_id.as_deref()),
+                    messages::body.eq(&m.body),
+                    messages::created_at.eq(now),
+                ))
+                .execute(c)?;
+        }
+        // Read the new rows back (for their ids), one query per conversation.
+        let mut first_seq: BTreeMap<i64, i64> = BTreeMap::new();
+        for &(_, conv, seq) in &rows {
+            let e = first_seq.entry(conv).or_insert(seq);
+            *e = (*e).min(seq);
+        }
+        let mut new_rows: HashMap<(i64, i64), Message> = HashMap::new();
+        for (conv, from) in first_seq {
+            let got = messages::table
+                .filter(messages::conversation_id.eq(conv))
+                .filter(messages::seq.ge(from))
+                .select(Row::as_select())
+                .load::<Row>(c)?;
+            for r in got {
+                let m: Message = r.into();
+                new_rows.insert((conv, m.seq), m);
+            }
+        }
+        for &(i, conv, seq) in &rows {
+            results[i] = Some(
+                new_rows
+                    .remove(&(conv, seq))
+                    .map(Stored::New)
+                    .ok_or(StorageError::NotFound),
+            );
+        }
+        // A client_id sent twice in one batch: the second is a resend of the first.
+        for (i, m) in batch.iter().enumerate() {
+            if results[i].is_none() {
+                let original = m.client_id.as_deref().and_then(|cid| {
+                    batch
+                        .iter()
+                        .enumerate()
+                        .find_map(|(j, o)| match &results[j] {
+                            Some(Ok(Stored::New(n)))
+                                if o.client_id.as_deref() == Some(cid)
+                                    && o.conversation_id == m.conversation_id =>
+                            {
+                                Some(n.clone())
+                            }
+                            _ => None,
+                        })
+                });
+                results[i] = Some(
+                    original
+                        .map(Stored::Duplicate)
+                        .ok_or(StorageError::NotFound),
+                );
+            }
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(StorageError::NotFound)))
+            .collect())
+    })
+}

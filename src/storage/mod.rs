@@ -12,6 +12,7 @@ pub mod schema;
 pub mod sessions;
 pub mod settings;
 pub mod visitors;
+pub mod writer;
 
 pub use connection::{Backend, DatabaseUrl, DbConnection, DbPool, Storage};
 

@@ -65,7 +65,7 @@ impl TestDb {
             }
             Backend::Postgres => {
                 let server = pg_server_url();
-                let mut admin = PgConnection::establish(&format!("{server}/postgres")).unwrap_or_else(|e| {
+                let mut admin = PgConnection::establish(&format!("{server}/postgres?sslmode=disable")).unwrap_or_else(|e| {
                     panic!(
                         "PostgreSQL is required for this test and is not reachable at {server} ({e}). \
                          Start it (see README) or set LIVEDESK_TEST_PG_URL."
@@ -75,7 +75,7 @@ impl TestDb {
                 diesel::sql_query(format!("CREATE DATABASE {name}"))
                     .execute(&mut admin)
                     .expect("create test database");
-                let url = format!("{server}/{name}");
+                let url = format!("{server}/{name}?sslmode=disable"); // loopback needs no TLS
                 TestDb::Postgres { name, url }
             }
         }
@@ -90,7 +90,8 @@ impl TestDb {
     /// Drops a PostgreSQL database now, connections and all (the health test uses this).
     pub fn drop_postgres(&self) {
         if let TestDb::Postgres { name, .. } = self {
-            if let Ok(mut admin) = PgConnection::establish(&format!("{}/postgres", pg_server_url()))
+            if let Ok(mut admin) =
+                PgConnection::establish(&format!("{}/postgres?sslmode=disable", pg_server_url()))
             {
                 let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .execute(&mut admin);

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod admin;
+mod bench;
 mod bootstrap;
 mod chat;
 mod cli;

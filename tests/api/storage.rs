@@ -289,3 +289,75 @@ fn two_admins_cannot_disable_each_other_at_once_sqlite() {
 fn two_admins_cannot_disable_each_other_at_once_postgres() {
     two_admins_cannot_disable_each_other_at_once(Backend::Postgres)
 }
+
+/// Group commit keeps every promise of the single insert.
+fn a_batch_numbers_dedupes_and_refuses_like_single_inserts(backend: Backend) {
+    use livedesk::domain::{Assignment, ConversationStatus, Sender, VisitorId};
+    use livedesk::storage::messages::{insert_batch, OwnedNewMessage, Stored};
+    use livedesk::storage::{conversations, messages, visitors, StorageError};
+    let db = TestDb::create(backend);
+    let s = migrated(&db);
+    let mut c = s.conn().unwrap();
+    let now = Clock::default().now_naive();
+    let v = visitors::create(&mut c, "hash", &Default::default(), now).unwrap();
+    let vid = VisitorId(v.id);
+    let a = conversations::create(&mut c, vid, now).unwrap().id;
+    let b = conversations::create(&mut c, vid, now).unwrap().id;
+    let closed = conversations::create(&mut c, vid, now).unwrap().id;
+    let done = Assignment {
+        status: ConversationStatus::Closed,
+        agent: None,
+    };
+    conversations::set_assignment(&mut c, closed, done, now).unwrap();
+    let m = |conv, cid: &str| OwnedNewMessage {
+        conversation_id: conv,
+        sender: Sender::Visitor,
+        agent_id: None,
+        client_id: Some(cid.to_owned()),
+        body: format!("body {cid}"),
+    };
+    let first = insert_batch(&mut c, &[m(a, "a1"), m(b, "b1"), m(a, "a2")], now).unwrap();
+    let seqs: Vec<(i64, bool)> = first
+        .iter()
+        .map(|r| match r.as_ref().unwrap() {
+            Stored::New(x) => (x.seq, true),
+            Stored::Duplicate(x) => (x.seq, false),
+        })
+        .collect();
+    assert_eq!(seqs, vec![(1, true), (1, true), (2, true)]);
+    let unknown = livedesk::domain::ConversationId(987_654);
+    let second = insert_batch(
+        &mut c,
+        &[
+            m(a, "a1"),
+            m(a, "a3"),
+            m(a, "a3"),
+            m(closed, "c1"),
+            m(unknown, "u1"),
+        ],
+        now,
+    )
+    .unwrap();
+    assert!(matches!(&second[0], Ok(Stored::Duplicate(x)) if x.seq == 1 && x.body == "body a1"));
+    assert!(matches!(&second[1], Ok(Stored::New(x)) if x.seq == 3));
+    assert!(matches!(&second[2], Ok(Stored::Duplicate(x)) if x.seq == 3));
+    assert!(matches!(second[3], Err(StorageError::ConversationClosed)));
+    assert!(matches!(second[4], Err(StorageError::NotFound)));
+    let stored: Vec<i64> = messages::after(&mut c, a, 0, 100)
+        .unwrap()
+        .iter()
+        .map(|x| x.seq)
+        .collect();
+    assert_eq!(stored, vec![1, 2, 3]);
+    assert_eq!(conversations::find(&mut c, a).unwrap().last_seq, 3);
+    assert_eq!(messages::count(&mut c, closed).unwrap(), 0);
+}
+
+#[test]
+fn a_batch_numbers_dedupes_and_refuses_like_single_inserts_sqlite() {
+    a_batch_numbers_dedupes_and_refuses_like_single_inserts(Backend::Sqlite)
+}
+#[test]
+fn a_batch_numbers_dedupes_and_refuses_like_single_inserts_postgres() {
+    a_batch_numbers_dedupes_and_refuses_like_single_inserts(Backend::Postgres)
+}
