@@ -1,7 +1,7 @@
 //! Messages: stored before they are acknowledged, numbered 1, 2, 3… per
 //! conversation with no gaps, and idempotent per (conversation, client_id).
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, Timelike};
 use diesel::prelude::*;
 
 use super::schema::{conversations, messages};
@@ -20,7 +20,7 @@ pub struct Message {
     pub created_at: NaiveDateTime,
 }
 
-#[derive(Queryable, Selectable)]
+#[derive(Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = messages)]
 struct Row {
     id: i64,
@@ -239,6 +239,22 @@ pub fn insert_batch(
     batch: &[OwnedNewMessage],
     now: NaiveDateTime,
 ) -> StorageResult<Vec<StorageResult<Stored>>> {
+    // Stored timestamps have microsecond precision: acknowledge what is stored.
+    let now = now
+        .with_nanosecond(now.nanosecond() / 1000 * 1000)
+        .unwrap_or(now);
+    match conn {
+        DbConnection::Pg(pg) => pg_batch::insert(pg, batch, now),
+        DbConnection::Sqlite(_) => insert_batch_by_conversation(conn, batch, now),
+    }
+}
+
+/// Portable version: a few statements per conversation (cheap on SQLite, in process).
+fn insert_batch_by_conversation(
+    conn: &mut DbConnection,
+    batch: &[OwnedNewMessage],
+    now: NaiveDateTime,
+) -> StorageResult<Vec<StorageResult<Stored>>> {
     use std::collections::{BTreeMap, HashMap};
     let mut by_conv: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
     for (i, m) in batch.iter().enumerate() {
@@ -391,4 +407,201 @@ pub fn insert_batch(
             .map(|r| r.unwrap_or(Err(StorageError::NotFound)))
             .collect())
     })
+}
+
+/// PostgreSQL: the whole batch in four statements whatever its size (arrays
+/// and UNNEST), so a batch costs one commit and a handful of round trips.
+mod pg_batch {
+    use std::collections::{BTreeMap, HashMap, HashSet};
+
+    use chrono::NaiveDateTime;
+    use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
+    use diesel::{sql_query, Connection, PgConnection, QueryableByName, RunQueryDsl};
+
+    use super::{Message, OwnedNewMessage, Row, Stored};
+    use crate::domain::{ConversationId, MessageId};
+    use crate::storage::{StorageError, StorageResult};
+
+    #[derive(QueryableByName)]
+    struct Bumped {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+        #[diesel(sql_type = BigInt)]
+        last_seq: i64,
+    }
+
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+
+    #[derive(QueryableByName)]
+    struct Inserted {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+        #[diesel(sql_type = BigInt)]
+        conversation_id: i64,
+        #[diesel(sql_type = BigInt)]
+        seq: i64,
+    }
+
+    pub fn insert(
+        pg: &mut PgConnection,
+        batch: &[OwnedNewMessage],
+        now: NaiveDateTime,
+    ) -> StorageResult<Vec<StorageResult<Stored>>> {
+        pg.transaction::<_, StorageError, _>(|c| {
+            let mut results: Vec<Option<StorageResult<Stored>>> = (0..batch.len()).map(|_| None).collect();
+
+            // 1. Resends of messages already stored.
+            let (keys_conv, keys_cid): (Vec<i64>, Vec<String>) = batch
+                .iter()
+                .filter_map(|m| m.client_id.clone().map(|cid| (m.conversation_id.0, cid)))
+                .unzip();
+            let mut known: HashMap<(i64, String), Message> = HashMap::new();
+            if !keys_conv.is_empty() {
+                let rows: Vec<Row> = sql_query(
+                    "SELECT m.id, m.conversation_id, m.seq, m.sender, m.agent_id, m.client_id, m.body, m.created_at \
+                     FROM messages m JOIN UNNEST($1::bigint[], $2::text[]) AS k(conversation_id, client_id) \
+                     ON m.conversation_id = k.conversation_id AND m.client_id = k.client_id",
+                )
+                .bind::<Array<BigInt>, _>(&keys_conv)
+                .bind::<Array<Text>, _>(&keys_cid)
+                .load(c)?;
+                for r in rows {
+                    let m: Message = r.into();
+                    if let Some(cid) = m.client_id.clone() {
+                        known.insert((m.conversation_id.0, cid), m);
+                    }
+                }
+            }
+            let mut fresh: Vec<usize> = Vec::new();
+            let mut first: HashMap<(i64, &str), usize> = HashMap::new();
+            for (i, m) in batch.iter().enumerate() {
+                match m.client_id.as_deref() {
+                    Some(cid) => {
+                        if let Some(orig) = known.get(&(m.conversation_id.0, cid.to_owned())) {
+                            results[i] = Some(Ok(Stored::Duplicate(orig.clone())));
+                        } else if let std::collections::hash_map::Entry::Vacant(e) = first.entry((m.conversation_id.0, cid)) {
+                            e.insert(i);
+                            fresh.push(i);
+                        }
+                    }
+                    None => fresh.push(i),
+                }
+            }
+
+            // 2. Every conversation's row lock and next seqs in one statement (locked in id order).
+            let mut counts: BTreeMap<i64, i64> = BTreeMap::new();
+            for &i in &fresh {
+                *counts.entry(batch[i].conversation_id.0).or_default() += 1;
+            }
+            let (ids, ns): (Vec<i64>, Vec<i64>) = counts.iter().map(|(k, v)| (*k, *v)).unzip();
+            let bumped: Vec<Bumped> = if ids.is_empty() {
+                Vec::new()
+            } else {
+                sql_query(
+                    "UPDATE conversations c SET last_seq = c.last_seq + v.n, updated_at = $3 \
+                     FROM (SELECT * FROM UNNEST($1::bigint[], $2::bigint[]) AS u(id, n) ORDER BY id) v \
+                     WHERE c.id = v.id AND c.status <> 'closed' RETURNING c.id, c.last_seq",
+                )
+                .bind::<Array<BigInt>, _>(&ids)
+                .bind::<Array<BigInt>, _>(&ns)
+                .bind::<Timestamp, _>(now)
+                .load(c)?
+            };
+            let mut next: HashMap<i64, i64> = bumped.iter().map(|b| (b.id, b.last_seq - counts[&b.id] + 1)).collect();
+
+            // 3. Conversations not bumped are closed, or do not exist.
+            let missing: Vec<i64> = ids.iter().copied().filter(|id| !next.contains_key(id)).collect();
+            let existing: HashSet<i64> = if missing.is_empty() {
+                HashSet::new()
+            } else {
+                sql_query("SELECT id FROM conversations WHERE id = ANY($1::bigint[])")
+                    .bind::<Array<BigInt>, _>(&missing)
+                    .load::<Id>(c)?
+                    .into_iter()
+                    .map(|r| r.id)
+                    .collect()
+            };
+
+            // 4. Insert the new ones, in batch order within each conversation.
+            let mut rows: Vec<(usize, i64, i64)> = Vec::new();
+            for &i in &fresh {
+                let conv = batch[i].conversation_id.0;
+                match next.get_mut(&conv) {
+                    Some(seq) => {
+                        rows.push((i, conv, *seq));
+                        *seq += 1;
+                    }
+                    None => {
+                        results[i] = Some(Err(if existing.contains(&conv) {
+                            StorageError::ConversationClosed
+                        } else {
+                            StorageError::NotFound
+                        }))
+                    }
+                }
+            }
+            if !rows.is_empty() {
+                let conv: Vec<i64> = rows.iter().map(|r| r.1).collect();
+                let seq: Vec<i64> = rows.iter().map(|r| r.2).collect();
+                let sender: Vec<&str> = rows.iter().map(|r| batch[r.0].sender.as_str()).collect();
+                let agent: Vec<Option<i64>> = rows.iter().map(|r| batch[r.0].agent_id.map(|a| a.0)).collect();
+                let cid: Vec<Option<&str>> = rows.iter().map(|r| batch[r.0].client_id.as_deref()).collect();
+                let body: Vec<&str> = rows.iter().map(|r| batch[r.0].body.as_str()).collect();
+                let inserted: Vec<Inserted> = sql_query(
+                    "INSERT INTO messages (conversation_id, seq, sender, agent_id, client_id, body, created_at) \
+                     SELECT u.conversation_id, u.seq, u.sender, u.agent_id, u.client_id, u.body, $7 \
+                     FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[]) \
+                       AS u(conversation_id, seq, sender, agent_id, client_id, body) \
+                     RETURNING id, conversation_id, seq",
+                )
+                .bind::<Array<BigInt>, _>(&conv)
+                .bind::<Array<BigInt>, _>(&seq)
+                .bind::<Array<Text>, _>(&sender)
+                .bind::<Array<Nullable<BigInt>>, _>(&agent)
+                .bind::<Array<Nullable<Text>>, _>(&cid)
+                .bind::<Array<Text>, _>(&body)
+                .bind::<Timestamp, _>(now)
+                .load(c)?;
+                let ids: HashMap<(i64, i64), i64> = inserted.iter().map(|r| ((r.conversation_id, r.seq), r.id)).collect();
+                for &(i, conv, seq) in &rows {
+                    let m = &batch[i];
+                    results[i] = Some(match ids.get(&(conv, seq)) {
+                        Some(id) => Ok(Stored::New(Message {
+                            id: MessageId(*id),
+                            conversation_id: ConversationId(conv),
+                            seq,
+                            sender: m.sender,
+                            agent_id: m.agent_id,
+                            client_id: m.client_id.clone(),
+                            body: m.body.clone(),
+                            created_at: now,
+                        })),
+                        None => Err(StorageError::NotFound),
+                    });
+                }
+            }
+
+            // A client_id twice in this batch: the second is a resend of the first.
+            for (i, m) in batch.iter().enumerate() {
+                if results[i].is_some() {
+                    continue;
+                }
+                let orig = m
+                    .client_id
+                    .as_deref()
+                    .and_then(|cid| first.get(&(m.conversation_id.0, cid)))
+                    .and_then(|&j| match &results[j] {
+                        Some(Ok(Stored::New(n))) => Some(Ok(Stored::Duplicate(n.clone()))),
+                        Some(Err(StorageError::ConversationClosed)) => Some(Err(StorageError::ConversationClosed)),
+                        _ => None,
+                    });
+                results[i] = Some(orig.unwrap_or(Err(StorageError::NotFound)));
+            }
+            Ok(results.into_iter().map(|r| r.unwrap_or(Err(StorageError::NotFound))).collect())
+        })
+    }
 }
