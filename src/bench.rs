@@ -305,31 +305,12 @@ pub async fn durable(cfg: DurableConfig) -> anyhow::Result<Report> {
         }));
     }
 
-    // Visitors: connect and say hello, then send on schedule.
-    let mut sockets = Vec::new();
+    // Visitors: connect and say hello; each socket is read from then on (its
+    // reader answers the server's pings), and sends start once all are in.
+    let mut halves = Vec::new();
     for _ in 0..cfg.visitors {
-        let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(&cfg.url, "/ws/visitor")).await?;
-        ws.send(WsMessage::text(
-            json!({"type": "hello", "token": null}).to_string(),
-        ))
-        .await?;
-        loop {
-            let m = ws.next().await.context("socket closed before welcome")??;
-            if let WsMessage::Text(t) = m {
-                let f: Value = serde_json::from_str(t.as_str())?;
-                if f["type"] == "welcome" {
-                    break;
-                }
-            }
-        }
-        sockets.push(ws);
-    }
-
-    let start = Instant::now();
-    let mut visitor_tasks = Vec::new();
-    let interval = Duration::from_secs_f64(1.0 / cfg.rate.max(0.001));
-    for (i, ws) in sockets.into_iter().enumerate() {
-        let (mut tx, mut rx) = ws.split();
+        let (ws, _) = visitor_hello(&cfg.url).await?;
+        let (tx, mut rx) = ws.split();
         let tally_r = tally.clone();
         let reader = tokio::spawn(async move {
             while let Some(Ok(m)) = rx.next().await {
@@ -359,6 +340,13 @@ pub async fn durable(cfg: DurableConfig) -> anyhow::Result<Report> {
                 }
             }
         });
+        halves.push((tx, reader));
+    }
+
+    let start = Instant::now();
+    let mut visitor_tasks = Vec::new();
+    let interval = Duration::from_secs_f64(1.0 / cfg.rate.max(0.001));
+    for (i, (mut tx, reader)) in halves.into_iter().enumerate() {
         let tally_w = tally.clone();
         let (duration, visitors) = (cfg.duration, cfg.visitors.max(1));
         let writer = tokio::spawn(async move {
@@ -375,6 +363,8 @@ pub async fn durable(cfg: DurableConfig) -> anyhow::Result<Report> {
                 let frame =
                     json!({"type": "message", "client_id": format!("b{i}-{k}"), "body": body});
                 if tx.send(WsMessage::text(frame.to_string())).await.is_err() {
+                    // The socket is gone: that is a failure of the run, not a quiet stop.
+                    tally_w.lock().unwrap().errors += 1;
                     break;
                 }
                 tally_w.lock().unwrap().sent += 1;
@@ -480,4 +470,337 @@ fn check_storage(
         }
     }
     Ok(problems)
+}
+
+// ---- idle connections ----
+
+#[derive(Debug, Clone)]
+pub struct ConnectionsConfig {
+    pub url: String,
+    pub visitors: usize,
+    /// The server's process id, to read its resident memory.
+    pub server_pid: Option<u32>,
+    /// Sockets opening at once.
+    pub parallel: usize,
+}
+
+pub struct ConnectionsReport {
+    pub config: ConnectionsConfig,
+    pub connected: usize,
+    pub elapsed: Duration,
+    pub rss_before_kib: Option<u64>,
+    pub rss_after_kib: Option<u64>,
+    pub welcome: Histogram<u64>,
+}
+
+impl ConnectionsReport {
+    pub fn per_connection_kib(&self) -> Option<f64> {
+        match (self.rss_before_kib, self.rss_after_kib) {
+            (Some(b), Some(a)) if self.connected > 0 => {
+                Some(a.saturating_sub(b) as f64 / self.connected as f64)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let c = &self.config;
+        let ms = |q: f64| self.welcome.value_at_quantile(q) as f64 / 1e6;
+        let mut out = format!(
+            "connections: {} visitors held open (hello + welcome), {} at a time\n",
+            c.visitors, c.parallel
+        );
+        out += &format!(
+            "  connected {} in {:.2} s -> {:.0} handshakes+welcomes/s\n",
+            self.connected,
+            self.elapsed.as_secs_f64(),
+            self.connected as f64 / self.elapsed.as_secs_f64().max(1e-9)
+        );
+        out += &format!(
+            "  connect->welcome  p50 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms\n",
+            ms(0.5),
+            ms(0.99),
+            ms(0.999)
+        );
+        match (
+            self.rss_before_kib,
+            self.rss_after_kib,
+            self.per_connection_kib(),
+        ) {
+            (Some(b), Some(a), Some(per)) => {
+                out += &format!("  server RSS {b} KiB -> {a} KiB: {per:.1} KiB per connection\n")
+            }
+            _ => out += "  server memory not read (no --server-pid)\n",
+        }
+        out += &format!(
+            "  reproduce: livedesk-bench connections --url {} --visitors {} --parallel {} --server-pid <pid>\n",
+            c.url, c.visitors, c.parallel
+        );
+        out
+    }
+}
+
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a visitor socket, says hello and waits for `welcome`; returns the socket and the welcome.
+async fn visitor_hello(url: &str) -> anyhow::Result<(Ws, Value)> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(url, "/ws/visitor")).await?;
+    ws.send(WsMessage::text(
+        json!({"type": "hello", "token": null}).to_string(),
+    ))
+    .await?;
+    loop {
+        let m = ws.next().await.context("socket closed before welcome")??;
+        if let WsMessage::Text(t) = m {
+            let f: Value = serde_json::from_str(t.as_str())?;
+            if f["type"] == "welcome" {
+                return Ok((ws, f));
+            }
+        }
+    }
+}
+
+pub async fn connections(cfg: ConnectionsConfig) -> anyhow::Result<ConnectionsReport> {
+    let rss_before_kib = cfg.server_pid.and_then(rss_kib);
+    let start = Instant::now();
+    let held = Arc::new(Mutex::new(Vec::with_capacity(cfg.visitors)));
+    let lat = Arc::new(Mutex::new(Vec::with_capacity(cfg.visitors)));
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..cfg.parallel.max(1) {
+        let (url, held, lat, next, total) = (
+            cfg.url.clone(),
+            held.clone(),
+            lat.clone(),
+            next.clone(),
+            cfg.visitors,
+        );
+        workers.push(tokio::spawn(async move {
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < total {
+                let t = Instant::now();
+                let (ws, _) = visitor_hello(&url).await?;
+                lat.lock().unwrap().push(t.elapsed().as_nanos() as u64);
+                held.lock().unwrap().push(ws);
+            }
+            Ok::<_, anyhow::Error>(())
+        }));
+    }
+    for w in workers {
+        w.await??;
+    }
+    let elapsed = start.elapsed();
+    // Idle for a moment (heartbeats included) before reading memory.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_after_kib = cfg.server_pid.and_then(rss_kib);
+    let connected = held.lock().unwrap().len();
+    let mut welcome = Histogram::<u64>::new_with_bounds(1_000, 60_000_000_000, 3)?;
+    for v in lat.lock().unwrap().iter() {
+        welcome.record((*v).clamp(1_000, 60_000_000_000))?;
+    }
+    drop(held);
+    Ok(ConnectionsReport {
+        config: cfg,
+        connected,
+        elapsed,
+        rss_before_kib,
+        rss_after_kib,
+        welcome,
+    })
+}
+
+// ---- churn ----
+
+#[derive(Debug, Clone)]
+pub struct ChurnConfig {
+    pub url: String,
+    /// New visitors per second.
+    pub rate: f64,
+    pub duration: Duration,
+    pub agents: usize,
+    pub admin_password: String,
+    pub agent_password: String,
+    pub captcha: String,
+}
+
+pub struct ChurnReport {
+    pub config: ChurnConfig,
+    pub arrived: u64,
+    pub notified: u64,
+    pub welcome: Histogram<u64>,
+    pub notify: Histogram<u64>,
+}
+
+impl ChurnReport {
+    pub fn render(&self) -> String {
+        let c = &self.config;
+        let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1e6;
+        let mut out = format!(
+            "churn: {} new visitors/s for {} s, {} agents online\n",
+            c.rate,
+            c.duration.as_secs(),
+            c.agents
+        );
+        out += &format!(
+            "  arrived {}  agents notified {}\n",
+            self.arrived, self.notified
+        );
+        for (name, h) in [
+            ("connect->welcome ", &self.welcome),
+            ("connect->agent   ", &self.notify),
+        ] {
+            out += &format!(
+                "  {name} p50 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  max {:.2} ms\n",
+                ms(h, 0.5),
+                ms(h, 0.99),
+                ms(h, 0.999),
+                h.max() as f64 / 1e6
+            );
+        }
+        out += &format!(
+            "  reproduce: livedesk-bench churn --url {} --rate {} --duration {} --agents {}\n",
+            c.url,
+            c.rate,
+            c.duration.as_secs(),
+            c.agents
+        );
+        out
+    }
+}
+
+/// (visitor started connecting, agent notified first), by conversation id.
+type Book = (HashMap<i64, u64>, HashMap<i64, u64>);
+
+pub async fn churn(cfg: ChurnConfig) -> anyhow::Result<ChurnReport> {
+    let dcfg = DurableConfig {
+        url: cfg.url.clone(),
+        visitors: 0,
+        agents: cfg.agents,
+        rate: 1.0,
+        duration: Duration::ZERO,
+        admin_password: cfg.admin_password.clone(),
+        agent_password: cfg.agent_password.clone(),
+        captcha: cfg.captcha.clone(),
+        database_url: None,
+        drain_timeout: Duration::ZERO,
+    };
+    ensure_agents(&dcfg).await?;
+    let t0 = Instant::now();
+    // One lock over both maps, so an arrival and its notification always meet:
+    // .0 conversation -> when its visitor started connecting; .1 conversation ->
+    // when an agent first heard of it (if that came first). Times in ns since t0.
+    let book: Arc<Mutex<Book>> = Arc::default();
+    let notify_ns: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let mut agent_tasks = Vec::new();
+    for i in 0..cfg.agents {
+        let (_c, session) = sign_in(
+            &cfg.url,
+            &format!("bench-{i}"),
+            &cfg.agent_password,
+            &cfg.captcha,
+        )
+        .await?;
+        let mut req = ws_url(&cfg.url, "/ws/agent").into_client_request()?;
+        req.headers_mut()
+            .insert("Cookie", format!("livedesk_session={session}").parse()?);
+        req.headers_mut().insert("Origin", cfg.url.parse()?);
+        let (ws, _) = tokio_tungstenite::connect_async(req).await?;
+        let (tx, mut rx) = ws.split();
+        let (book, notify_ns) = (book.clone(), notify_ns.clone());
+        agent_tasks.push(tokio::spawn(async move {
+            let _keep = tx;
+            while let Some(Ok(m)) = rx.next().await {
+                let WsMessage::Text(t) = m else { continue };
+                let Ok(f) = serde_json::from_str::<Value>(t.as_str()) else {
+                    continue;
+                };
+                if f["type"] != "conversation" {
+                    continue;
+                }
+                let now = stamp(t0);
+                let id = f["conversation"]["id"].as_i64().unwrap_or(0);
+                let mut b = book.lock().unwrap();
+                match b.0.remove(&id) {
+                    Some(at) => notify_ns.lock().unwrap().push(now.saturating_sub(at)),
+                    // The notification beat the welcome: remember the first one.
+                    None => {
+                        b.1.entry(id).or_insert(now);
+                    }
+                }
+            }
+        }));
+    }
+    let welcome_ns: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let interval = Duration::from_secs_f64(1.0 / cfg.rate.max(0.001));
+    let start = Instant::now();
+    let mut k: u64 = 0;
+    let mut arrivals = Vec::new();
+    loop {
+        let due = start + interval.mul_f64(k as f64);
+        if due.duration_since(start) >= cfg.duration {
+            break;
+        }
+        tokio::time::sleep_until(due.into()).await;
+        let (url, book, welcome_ns, notify_ns) = (
+            cfg.url.clone(),
+            book.clone(),
+            welcome_ns.clone(),
+            notify_ns.clone(),
+        );
+        arrivals.push(tokio::spawn(async move {
+            let begin = stamp(t0);
+            let (ws, welcome) = visitor_hello(&url).await?;
+            welcome_ns.lock().unwrap().push(stamp(t0) - begin);
+            let id = welcome["conversation_id"].as_i64().unwrap_or(0);
+            let mut b = book.lock().unwrap();
+            match b.1.remove(&id) {
+                Some(at) => notify_ns.lock().unwrap().push(at.saturating_sub(begin)),
+                None => {
+                    b.0.insert(id, begin);
+                }
+            }
+            drop(b);
+            Ok::<_, anyhow::Error>(ws)
+        }));
+        k += 1;
+    }
+    let mut held = Vec::new();
+    for a in arrivals {
+        held.push(a.await??);
+    }
+    // Let the last notifications arrive.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while notify_ns.lock().unwrap().len() < held.len() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for t in agent_tasks {
+        t.abort();
+    }
+    let hist = |v: &[u64]| -> anyhow::Result<Histogram<u64>> {
+        let mut h = Histogram::<u64>::new_with_bounds(1_000, 60_000_000_000, 3)?;
+        for x in v {
+            h.record((*x).clamp(1_000, 60_000_000_000))?;
+        }
+        Ok(h)
+    };
+    let (w, n) = (
+        welcome_ns.lock().unwrap().clone(),
+        notify_ns.lock().unwrap().clone(),
+    );
+    Ok(ChurnReport {
+        arrived: w.len() as u64,
+        notified: n.len() as u64,
+        welcome: hist(&w)?,
+        notify: hist(&n)?,
+        config: cfg,
+    })
 }

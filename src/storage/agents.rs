@@ -190,9 +190,7 @@ fn keeping_an_admin<T>(
                 diesel::sql_query(format!("SELECT pg_advisory_xact_lock({ADMIN_LOCK})"))
                     .execute(pg)?;
             }
-            DbConnection::Sqlite(lite) => {
-                diesel::sql_query("UPDATE agents SET id = id WHERE 0").execute(lite)?;
-            }
+            DbConnection::Sqlite(_) => super::take_write_lock(c)?,
         }
         let before = active_admins(c)?;
         let out = change(c)?;

@@ -92,9 +92,12 @@ pub fn open_or_create(
     visitor: VisitorId,
     now: NaiveDateTime,
 ) -> StorageResult<Conversation> {
-    conn.transaction(|c| match open_for_visitor(c, visitor)? {
-        Some(open) => Ok(open),
-        None => create(c, visitor, now),
+    conn.transaction(|c| {
+        super::take_write_lock(c)?;
+        match open_for_visitor(c, visitor)? {
+            Some(open) => Ok(open),
+            None => create(c, visitor, now),
+        }
     })
 }
 

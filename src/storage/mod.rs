@@ -66,3 +66,16 @@ pub(crate) fn last_insert_id(conn: &mut DbConnection) -> StorageResult<i64> {
         DbConnection::Sqlite(c) => diesel::select(last_insert_rowid()).get_result(c)?,
     })
 }
+
+/// Call first in a transaction that reads and then writes. On SQLite a
+/// transaction that read first cannot become a writer once another
+/// connection has committed (SQLITE_BUSY_SNAPSHOT, which busy_timeout does not
+/// retry); a no-op write first takes the writer lock (waiting its turn) before
+/// anything is read. PostgreSQL needs nothing here.
+pub(crate) fn take_write_lock(conn: &mut DbConnection) -> StorageResult<()> {
+    use diesel::RunQueryDsl;
+    if let DbConnection::Sqlite(c) = conn {
+        diesel::sql_query("UPDATE settings SET name = name WHERE 0").execute(c)?;
+    }
+    Ok(())
+}

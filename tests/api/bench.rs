@@ -50,3 +50,38 @@ both_backends!(
     the_load_generator_finds_every_message_stored_once_and_in_order,
     the_same_holds_on_the_plain_write_path,
 );
+
+async fn idle_connections_and_churn_scenarios_run(backend: Backend) {
+    use livedesk::bench::{churn, connections, ChurnConfig, ConnectionsConfig};
+    let app = spawn_app_with(backend, |s| s.workers = 2).await;
+    let r = connections(ConnectionsConfig {
+        url: app.address.clone(),
+        visitors: 30,
+        server_pid: Some(std::process::id()),
+        parallel: 6,
+    })
+    .await
+    .expect("connections scenario runs");
+    println!("{}", r.render());
+    assert_eq!(r.connected, 30);
+    assert!(r.per_connection_kib().is_some());
+    // Its sockets are closed again: the Dispatcher lets go of every one.
+    app.wait_counts(|c| c.visitor_sockets == 0).await;
+
+    let r = churn(ChurnConfig {
+        url: app.address.clone(),
+        rate: 20.0,
+        duration: Duration::from_secs(1),
+        agents: 2,
+        admin_password: ADMIN_PASSWORD.into(),
+        agent_password: "bench-agent-password".into(),
+        captcha: CAPTCHA.into(),
+    })
+    .await
+    .expect("churn scenario runs");
+    println!("{}", r.render());
+    assert_eq!(r.arrived, 20);
+    assert_eq!(r.notified, 20, "every new visitor reached an agent");
+}
+
+both_backends!(idle_connections_and_churn_scenarios_run);

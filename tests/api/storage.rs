@@ -361,3 +361,44 @@ fn a_batch_numbers_dedupes_and_refuses_like_single_inserts_sqlite() {
 fn a_batch_numbers_dedupes_and_refuses_like_single_inserts_postgres() {
     a_batch_numbers_dedupes_and_refuses_like_single_inserts(Backend::Postgres)
 }
+
+/// Regression: many visitors arriving at once. On SQLite a read-then-write
+/// transaction used to fail at once (SQLITE_BUSY_SNAPSHOT) when another writer
+/// committed in between, and the visitor's hello failed.
+fn concurrent_conversation_opens_all_succeed(backend: Backend) {
+    use livedesk::domain::VisitorId;
+    use livedesk::storage::{conversations, visitors};
+    let db = TestDb::create(backend);
+    let s = Storage::connect(&DatabaseUrl::parse(db.url()).unwrap(), 8).unwrap();
+    migrations::run_pending(&mut s.conn().unwrap()).unwrap();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|t| {
+            let (s, barrier) = (s.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let mut c = s.conn().unwrap();
+                barrier.wait();
+                for i in 0..25 {
+                    let now = Clock::default().now_naive();
+                    let v =
+                        visitors::create(&mut c, &format!("t{t}-{i}"), &Default::default(), now)
+                            .unwrap();
+                    conversations::open_or_create(&mut c, VisitorId(v.id), now)
+                        .expect("open_or_create");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("no thread failed");
+    }
+}
+
+#[test]
+fn concurrent_conversation_opens_all_succeed_sqlite() {
+    concurrent_conversation_opens_all_succeed(Backend::Sqlite)
+}
+#[test]
+fn concurrent_conversation_opens_all_succeed_postgres() {
+    concurrent_conversation_opens_all_succeed(Backend::Postgres)
+}
