@@ -234,6 +234,28 @@ async fn ensure_agents(cfg: &DurableConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Signs in `bench-{i}` through the form and opens its agent socket.
+async fn agent_socket(url: &str, i: usize, password: &str, captcha: &str) -> anyhow::Result<Ws> {
+    let (_client, session) = sign_in(url, &format!("bench-{i}"), password, captcha).await?;
+    let mut req = ws_url(url, "/ws/agent").into_client_request()?;
+    req.headers_mut()
+        .insert("Cookie", format!("livedesk_session={session}").parse()?);
+    req.headers_mut().insert("Origin", url.parse()?);
+    Ok(tokio_tungstenite::connect_async(req).await?.0)
+}
+
+/// Latencies in nanoseconds, from 1 µs to 60 s, three significant digits.
+fn histogram(samples: &[u64]) -> anyhow::Result<Histogram<u64>> {
+    let mut h = Histogram::<u64>::new_with_bounds(1_000, 60_000_000_000, 3)?;
+    for x in samples {
+        h.record((*x).clamp(1_000, 60_000_000_000))?;
+    }
+    Ok(h)
+}
+
 fn ws_url(base: &str, path: &str) -> String {
     format!("{}{}", base.replacen("http", "ws", 1), path)
 }
@@ -258,18 +280,7 @@ pub async fn durable(cfg: DurableConfig) -> anyhow::Result<Report> {
     // Agents first, so every conversation is assigned at once.
     let mut agent_tasks = Vec::new();
     for i in 0..cfg.agents {
-        let (_client, session) = sign_in(
-            &cfg.url,
-            &format!("bench-{i}"),
-            &cfg.agent_password,
-            &cfg.captcha,
-        )
-        .await?;
-        let mut req = ws_url(&cfg.url, "/ws/agent").into_client_request()?;
-        req.headers_mut()
-            .insert("Cookie", format!("livedesk_session={session}").parse()?);
-        req.headers_mut().insert("Origin", cfg.url.parse()?);
-        let (ws, _) = tokio_tungstenite::connect_async(req).await?;
+        let ws = agent_socket(&cfg.url, i, &cfg.agent_password, &cfg.captcha).await?;
         let (_tx, mut rx) = ws.split();
         let tally = tally.clone();
         agent_tasks.push(tokio::spawn(async move {
@@ -413,16 +424,9 @@ pub async fn durable(cfg: DurableConfig) -> anyhow::Result<Report> {
         storage_problems =
             tokio::task::spawn_blocking(move || check_storage(&storage, &acks)).await??;
     }
-    let hist = |v: &[u64]| -> anyhow::Result<Histogram<u64>> {
-        let mut h = Histogram::<u64>::new_with_bounds(1_000, 60_000_000_000, 3)?;
-        for x in v {
-            h.record((*x).clamp(1_000, 60_000_000_000))?;
-        }
-        Ok(h)
-    };
     Ok(Report {
-        ack: hist(&t.ack_ns)?,
-        delivery: hist(&t.delivery_ns)?,
+        ack: histogram(&t.ack_ns)?,
+        delivery: histogram(&t.delivery_ns)?,
         sent: t.sent,
         acked: t.acked,
         errors: t.errors,
@@ -549,9 +553,6 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// Opens a visitor socket, says hello and waits for `welcome`; returns the socket and the welcome.
 async fn visitor_hello(url: &str) -> anyhow::Result<(Ws, Value)> {
     let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(url, "/ws/visitor")).await?;
@@ -603,10 +604,7 @@ pub async fn connections(cfg: ConnectionsConfig) -> anyhow::Result<ConnectionsRe
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_after_kib = cfg.server_pid.and_then(rss_kib);
     let connected = held.lock().unwrap().len();
-    let mut welcome = Histogram::<u64>::new_with_bounds(1_000, 60_000_000_000, 3)?;
-    for v in lat.lock().unwrap().iter() {
-        welcome.record((*v).clamp(1_000, 60_000_000_000))?;
-    }
+    let welcome = histogram(&lat.lock().unwrap())?;
     drop(held);
     Ok(ConnectionsReport {
         config: cfg,
@@ -702,18 +700,7 @@ pub async fn churn(cfg: ChurnConfig) -> anyhow::Result<ChurnReport> {
     let notify_ns: Arc<Mutex<Vec<u64>>> = Arc::default();
     let mut agent_tasks = Vec::new();
     for i in 0..cfg.agents {
-        let (_c, session) = sign_in(
-            &cfg.url,
-            &format!("bench-{i}"),
-            &cfg.agent_password,
-            &cfg.captcha,
-        )
-        .await?;
-        let mut req = ws_url(&cfg.url, "/ws/agent").into_client_request()?;
-        req.headers_mut()
-            .insert("Cookie", format!("livedesk_session={session}").parse()?);
-        req.headers_mut().insert("Origin", cfg.url.parse()?);
-        let (ws, _) = tokio_tungstenite::connect_async(req).await?;
+        let ws = agent_socket(&cfg.url, i, &cfg.agent_password, &cfg.captcha).await?;
         let (tx, mut rx) = ws.split();
         let (book, notify_ns) = (book.clone(), notify_ns.clone());
         agent_tasks.push(tokio::spawn(async move {
@@ -785,13 +772,6 @@ pub async fn churn(cfg: ChurnConfig) -> anyhow::Result<ChurnReport> {
     for t in agent_tasks {
         t.abort();
     }
-    let hist = |v: &[u64]| -> anyhow::Result<Histogram<u64>> {
-        let mut h = Histogram::<u64>::new_with_bounds(1_000, 60_000_000_000, 3)?;
-        for x in v {
-            h.record((*x).clamp(1_000, 60_000_000_000))?;
-        }
-        Ok(h)
-    };
     let (w, n) = (
         welcome_ns.lock().unwrap().clone(),
         notify_ns.lock().unwrap().clone(),
@@ -799,8 +779,8 @@ pub async fn churn(cfg: ChurnConfig) -> anyhow::Result<ChurnReport> {
     Ok(ChurnReport {
         arrived: w.len() as u64,
         notified: n.len() as u64,
-        welcome: hist(&w)?,
-        notify: hist(&n)?,
+        welcome: histogram(&w)?,
+        notify: histogram(&n)?,
         config: cfg,
     })
 }
