@@ -2,8 +2,11 @@
 
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
-use livedesk::bench::{churn, connections, durable, ChurnConfig, ConnectionsConfig, DurableConfig};
+use clap::{Parser, Subcommand, ValueEnum};
+use livedesk::bench::{
+    churn, connections, durable, serve_stdio, ChurnConfig, ConnectionsConfig, Credentials,
+    DurableConfig, Spawn, Spread,
+};
 
 #[derive(Parser)]
 #[command(
@@ -28,6 +31,52 @@ struct Agents {
     captcha: String,
 }
 
+impl Agents {
+    fn credentials(self) -> (usize, Credentials) {
+        (
+            self.agents,
+            Credentials {
+                admin_password: self.admin_password,
+                agent_password: self.agent_password,
+                captcha: self.captcha,
+            },
+        )
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Kind {
+    Processes,
+    Threads,
+}
+
+/// How the visitors are spread: one process may hold at most 20,000 open
+/// files, and one source address offers ~28,000 ports.
+#[derive(clap::Args)]
+struct Workers {
+    /// Workers the visitors are spread over.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    #[arg(long, value_enum, default_value_t = Kind::Processes)]
+    spawn: Kind,
+    /// Connect every worker from 127.0.0.1 instead of 127.0.0.(2+i).
+    #[arg(long)]
+    no_source_addresses: bool,
+}
+
+impl Workers {
+    fn spread(self) -> anyhow::Result<Spread> {
+        Ok(Spread {
+            workers: self.workers.max(1),
+            spawn: match self.spawn {
+                Kind::Processes => Spawn::Processes(std::env::current_exe()?),
+                Kind::Threads => Spawn::Threads,
+            },
+            source_addresses: !self.no_source_addresses,
+        })
+    }
+}
+
 #[derive(Subcommand)]
 enum Scenario {
     /// V visitors each send at a fixed rate to A agents; every acked message is checked.
@@ -45,6 +94,8 @@ enum Scenario {
         duration: u64,
         #[command(flatten)]
         agents: Agents,
+        #[command(flatten)]
+        workers: Workers,
         /// Check the stored transcripts against the acknowledgements.
         #[arg(long, env = "LIVEDESK_DATABASE_URL")]
         database_url: Option<String>,
@@ -60,6 +111,8 @@ enum Scenario {
         /// The server's pid, to read its resident memory from /proc.
         #[arg(long)]
         server_pid: Option<u32>,
+        #[command(flatten)]
+        workers: Workers,
     },
     /// Visitors arriving at a fixed rate: connect->welcome and connect->agent notification.
     Churn {
@@ -72,62 +125,89 @@ enum Scenario {
         duration: u64,
         #[command(flatten)]
         agents: Agents,
+        #[command(flatten)]
+        workers: Workers,
     },
+    /// (internal) One worker, driven by the coordinator over stdin/stdout.
+    #[command(hide = true)]
+    Worker { job: String },
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    let result = match Cli::parse().scenario {
+async fn run(scenario: Scenario) -> anyhow::Result<(String, bool)> {
+    Ok(match scenario {
         Scenario::Durable {
             url,
             visitors,
             rate,
             duration,
             agents,
+            workers,
             database_url,
-        } => durable(DurableConfig {
-            url,
-            visitors,
-            agents: agents.agents,
-            rate,
-            duration: Duration::from_secs(duration),
-            admin_password: agents.admin_password,
-            agent_password: agents.agent_password,
-            captcha: agents.captcha,
-            database_url,
-            drain_timeout: Duration::from_secs(30),
-        })
-        .await
-        .map(|r| (r.render(), r.correct())),
+        } => {
+            let (agents, who) = agents.credentials();
+            let r = durable(DurableConfig {
+                url,
+                visitors,
+                agents,
+                rate,
+                duration: Duration::from_secs(duration),
+                who,
+                database_url,
+                drain_timeout: Duration::from_secs(30),
+                spread: workers.spread()?,
+            })
+            .await?;
+            (r.render(), r.correct())
+        }
         Scenario::Connections {
             url,
             visitors,
             parallel,
             server_pid,
-        } => connections(ConnectionsConfig {
-            url,
-            visitors,
-            server_pid,
-            parallel,
-        })
-        .await
-        .map(|r| (r.render(), r.connected == r.config.visitors)),
+            workers,
+        } => {
+            let r = connections(ConnectionsConfig {
+                url,
+                visitors,
+                server_pid,
+                parallel,
+                spread: workers.spread()?,
+            })
+            .await?;
+            (r.render(), r.connected == r.config.visitors)
+        }
         Scenario::Churn {
             url,
             rate,
             duration,
             agents,
-        } => churn(ChurnConfig {
-            url,
-            rate,
-            duration: Duration::from_secs(duration),
-            agents: agents.agents,
-            admin_password: agents.admin_password,
-            agent_password: agents.agent_password,
-            captcha: agents.captcha,
-        })
-        .await
-        .map(|r| (r.render(), r.notified == r.arrived)),
+            workers,
+        } => {
+            let (agents, who) = agents.credentials();
+            let r = churn(ChurnConfig {
+                url,
+                rate,
+                duration: Duration::from_secs(duration),
+                agents,
+                who,
+                spread: workers.spread()?,
+            })
+            .await?;
+            (r.render(), r.notified == r.arrived)
+        }
+        Scenario::Worker { .. } => unreachable!("handled before the runtime starts"),
+    })
+}
+
+fn main() -> std::process::ExitCode {
+    let scenario = Cli::parse().scenario;
+    let result = match scenario {
+        Scenario::Worker { job } => serve_stdio(&job).map(|()| (String::new(), true)),
+        other => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(run(other))),
     };
     match result {
         Ok((text, ok)) => {

@@ -437,6 +437,7 @@ impl Handler<ToAgent> for AgentSession {
             ToAgent::Frame(f) => f,
         };
         let mut newly_mine = None;
+        let mut has_history = true;
         match &*frame {
             AgentOut::Conversation { conversation } => {
                 let id = ConversationId(conversation.id);
@@ -447,6 +448,7 @@ impl Handler<ToAgent> for AgentSession {
                 if ours && conversation.status == ConversationStatus::Assigned {
                     if self.mine.insert(id) {
                         newly_mine = Some(id);
+                        has_history = conversation.last_seq > 0;
                     }
                 } else {
                     self.mine.remove(&id);
@@ -458,9 +460,20 @@ impl Handler<ToAgent> for AgentSession {
             _ => {}
         }
         self.send(&frame, ctx);
-        if let Some(id) = newly_mine {
+        match newly_mine {
             // A conversation just became ours: its history follows.
-            self.send_history(id, None, None, HISTORY_DEFAULT, ctx);
+            Some(id) if has_history => self.send_history(id, None, None, HISTORY_DEFAULT, ctx),
+            // Nothing stored yet (a new visitor): whatever comes is delivered
+            // live after this frame, so the (empty) history needs no query,
+            // and the socket does not wait on the database.
+            Some(id) => self.send(
+                &AgentOut::History {
+                    conversation_id: id.0,
+                    messages: Vec::new(),
+                },
+                ctx,
+            ),
+            None => {}
         }
     }
 }

@@ -104,6 +104,9 @@ pub struct Dispatcher {
     visitor_sessions: HashMap<SessionId, (VisitorId, Recipient<ToVisitor>)>,
     visitors: HashMap<VisitorId, HashSet<SessionId>>,
     convs: HashMap<ConversationId, Conv>,
+    /// Conversations in `convs` per owning agent, kept up to date on every
+    /// change, so assignment and presence never scan all conversations.
+    loads: HashMap<AgentId, usize>,
     queue: BTreeSet<(NaiveDateTime, ConversationId)>,
     seed: Vec<(Conversation, VisitorRow)>,
     /// The visitor socket being welcomed: its `welcome` already says what
@@ -133,6 +136,7 @@ impl Dispatcher {
             visitor_sessions: HashMap::new(),
             visitors: HashMap::new(),
             convs: HashMap::new(),
+            loads: HashMap::new(),
             queue: BTreeSet::new(),
             seed: open,
             joining: None,
@@ -204,10 +208,34 @@ impl Dispatcher {
     }
 
     fn load(&self, agent: AgentId) -> usize {
-        self.convs
-            .values()
-            .filter(|c| c.assignment.agent == Some(agent))
-            .count()
+        let n = self.loads.get(&agent).copied().unwrap_or(0);
+        // The test suite checks the running count against a full count.
+        debug_assert_eq!(
+            n,
+            self.convs
+                .values()
+                .filter(|c| c.assignment.agent == Some(agent))
+                .count()
+        );
+        n
+    }
+
+    /// Keeps `loads` in step when a conversation changes owner (or comes or goes).
+    fn owner_changed(&mut self, from: Option<AgentId>, to: Option<AgentId>) {
+        if from == to {
+            return;
+        }
+        if let Some(a) = from {
+            if let std::collections::hash_map::Entry::Occupied(mut e) = self.loads.entry(a) {
+                *e.get_mut() -= 1;
+                if *e.get() == 0 {
+                    e.remove();
+                }
+            }
+        }
+        if let Some(a) = to {
+            *self.loads.entry(a).or_default() += 1;
+        }
     }
 
     fn presence(&self) -> Vec<AgentPresence> {
@@ -314,12 +342,10 @@ impl Dispatcher {
         );
         m.conversations_queued.set(self.queue.len() as i64);
         m.agent_open_conversations.reset();
-        for c in self.convs.values() {
-            if let Some(a) = c.assignment.agent {
-                m.agent_open_conversations
-                    .with_label_values(&[&a.to_string()])
-                    .inc();
-            }
+        for (a, n) in &self.loads {
+            m.agent_open_conversations
+                .with_label_values(&[&a.to_string()])
+                .set(*n as i64);
         }
     }
 
@@ -341,6 +367,7 @@ impl Dispatcher {
         } else {
             self.queue.remove(&(c.created_at, id));
         }
+        self.owner_changed(before.agent, after.agent);
         self.persist.save(id, after, now);
         Ok(before)
     }
@@ -495,6 +522,7 @@ impl Dispatcher {
                 last_message: None,
             },
         );
+        self.owner_changed(None, conv.assignment.agent);
         if conv.assignment.status == ConversationStatus::Queued {
             self.queue.insert((conv.created_at, conv.id));
         }
@@ -769,7 +797,7 @@ impl Handler<AgentLeave> for Dispatcher {
         if let Some(entry) = self.agents.get_mut(&id) {
             entry.sessions.remove(&msg.session);
             if entry.sessions.is_empty() {
-                let has_work = self.convs.values().any(|c| c.assignment.agent == Some(id));
+                let has_work = self.load(id) > 0;
                 if has_work {
                     let timer = ctx.run_later(grace, move |act, _| act.agent_gone(id));
                     if let Some(entry) = self.agents.get_mut(&id) {
@@ -846,6 +874,7 @@ impl Handler<Close> for Dispatcher {
         let before = self.transition(msg.conversation, Transition::Close)?;
         let view = self.view(msg.conversation);
         if let Some(c) = self.convs.remove(&msg.conversation) {
+            self.owner_changed(c.assignment.agent, None);
             if let Some(t) = c.gap_timer {
                 ctx.cancel_future(t);
             }

@@ -16,7 +16,7 @@ use super::protocol::*;
 use super::socket::{Intake, Socket};
 use super::ChatContext;
 use crate::domain::message::{ClientId, MessageBody};
-use crate::domain::visitor::{new_token, token_hash, TOKEN_MAX};
+use crate::domain::visitor::{new_token, TOKEN_MAX};
 use crate::domain::{ConversationId, Sender};
 use crate::storage::messages::{self as store, OwnedNewMessage, Stored};
 use crate::storage::visitors::{self, VisitorInfo, VisitorRow};
@@ -150,23 +150,9 @@ impl VisitorSession {
             let now = cx.clock.now_naive();
             // A token that is too long, unknown or forged simply starts a new visitor.
             let token = token.filter(|t| !t.is_empty() && t.len() <= TOKEN_MAX);
-            let (visitor, token, conversation) = cx
+            let (visitor, token, conversation, fresh) = cx
                 .storage
-                .run(move |db| {
-                    let known = match &token {
-                        Some(t) => visitors::find_by_token_hash(db, &token_hash(t))?,
-                        None => None,
-                    };
-                    let (visitor, token) = match (known, token) {
-                        (Some(v), Some(t)) => (visitors::touch(db, v.visitor_id(), &info, now)?, t),
-                        _ => {
-                            let t = new_token();
-                            (visitors::create(db, &token_hash(&t), &info, now)?, t)
-                        }
-                    };
-                    let conv = conversations::open_or_create(db, visitor.visitor_id(), now)?;
-                    Ok((visitor, token, conv))
-                })
+                .run(move |db| visitors::arrive(db, token, new_token, &info, now))
                 .await?;
             // Join first, then read the history: nothing stored in between can be missed.
             let reply = cx
@@ -184,10 +170,15 @@ impl VisitorSession {
                 .filter(|s| *s > 0 && *s <= conversation.last_seq)
                 .unwrap_or(0);
             let conv_id = conversation.id;
-            let messages = cx
-                .storage
-                .run(move |db| store::after(db, conv_id, after, WELCOME_MAX))
-                .await?;
+            // A visitor created just now has no history (and no other socket
+            // that could have written some since): no query.
+            let messages = if !fresh {
+                cx.storage
+                    .run(move |db| store::after(db, conv_id, after, WELCOME_MAX))
+                    .await?
+            } else {
+                Vec::new()
+            };
             Ok::<_, StorageError>((visitor, token, conv_id, reply, after, messages))
         };
         ctx.wait(fut.into_actor(self).map(|res, act, ctx| match res {

@@ -48,19 +48,26 @@ pub fn create(
     visitor: VisitorId,
     now: NaiveDateTime,
 ) -> StorageResult<Conversation> {
-    conn.transaction(|c| {
-        diesel::insert_into(conversations::table)
-            .values((
-                conversations::visitor_id.eq(visitor.0),
-                conversations::status.eq(ConversationStatus::Queued.as_str()),
-                conversations::last_seq.eq(0i64),
-                conversations::created_at.eq(now),
-                conversations::updated_at.eq(now),
-            ))
-            .execute(c)?;
-        let id = last_insert_id(c)?;
-        find(c, ConversationId(id))
-    })
+    conn.transaction(|c| insert_new(c, visitor, now))
+}
+
+/// `create` for a caller already inside a transaction (no savepoint round trips).
+pub fn insert_new(
+    c: &mut DbConnection,
+    visitor: VisitorId,
+    now: NaiveDateTime,
+) -> StorageResult<Conversation> {
+    diesel::insert_into(conversations::table)
+        .values((
+            conversations::visitor_id.eq(visitor.0),
+            conversations::status.eq(ConversationStatus::Queued.as_str()),
+            conversations::last_seq.eq(0i64),
+            conversations::created_at.eq(now),
+            conversations::updated_at.eq(now),
+        ))
+        .execute(c)?;
+    let id = last_insert_id(c)?;
+    find(c, ConversationId(id))
 }
 
 pub fn find(conn: &mut DbConnection, id: ConversationId) -> StorageResult<Conversation> {

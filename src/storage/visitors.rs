@@ -93,3 +93,39 @@ pub fn touch(
         .execute(conn)?;
     find(conn, id)
 }
+
+/// A visitor's `hello`: the visitor its token names (or a new one, with a
+/// token from `new_token`) and its open conversation (or a new one), in one
+/// transaction, so one commit. Returns (visitor, token, conversation, fresh):
+/// `fresh` when the visitor was created now, so it has no history to send.
+pub fn arrive(
+    conn: &mut DbConnection,
+    token: Option<String>,
+    new_token: impl FnOnce() -> String,
+    info: &VisitorInfo,
+    now: NaiveDateTime,
+) -> StorageResult<(VisitorRow, String, super::conversations::Conversation, bool)> {
+    use super::conversations;
+    use crate::domain::visitor::token_hash;
+    conn.transaction(|db| {
+        super::take_write_lock(db)?;
+        let known = match &token {
+            Some(t) => find_by_token_hash(db, &token_hash(t))?,
+            None => None,
+        };
+        Ok(match (known, token) {
+            (Some(v), Some(t)) => {
+                let v = touch(db, v.visitor_id(), info, now)?;
+                let conv = conversations::open_or_create(db, v.visitor_id(), now)?;
+                (v, t, conv, false)
+            }
+            _ => {
+                // A new visitor has no conversation yet: no need to look for one.
+                let t = new_token();
+                let v = create(db, &token_hash(&t), info, now)?;
+                let conv = conversations::insert_new(db, v.visitor_id(), now)?;
+                (v, t, conv, true)
+            }
+        })
+    })
+}

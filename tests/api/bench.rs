@@ -3,12 +3,20 @@
 
 use std::time::Duration;
 
-use livedesk::bench::{durable, DurableConfig};
+use livedesk::bench::{durable, Credentials, DurableConfig, Spawn, Spread};
 
 use crate::both_backends;
 use crate::helpers::*;
 
-async fn smoke(backend: Backend, write_batch: usize) {
+fn who() -> Credentials {
+    Credentials {
+        admin_password: ADMIN_PASSWORD.into(),
+        agent_password: "bench-agent-password".into(),
+        captcha: CAPTCHA.into(),
+    }
+}
+
+async fn smoke(backend: Backend, write_batch: usize, spread: Spread) -> livedesk::bench::Report {
     let app = spawn_app_with(backend, |s| {
         s.ws_rate = 1000;
         s.ws_burst = 1000;
@@ -22,11 +30,10 @@ async fn smoke(backend: Backend, write_batch: usize) {
         agents: 3,
         rate: 20.0,
         duration: Duration::from_secs(2),
-        admin_password: ADMIN_PASSWORD.into(),
-        agent_password: "bench-agent-password".into(),
-        captcha: CAPTCHA.into(),
+        who: who(),
         database_url: Some(app.db.url().to_owned()),
         drain_timeout: Duration::from_secs(30),
+        spread,
     })
     .await
     .expect("the benchmark runs");
@@ -34,22 +41,37 @@ async fn smoke(backend: Backend, write_batch: usize) {
     assert!(report.sent >= 12 * 20, "{}", report.render());
     assert!(report.checked_storage);
     assert!(report.correct(), "{}", report.render());
+    report
 }
 
 /// With group commit (the default).
 async fn the_load_generator_finds_every_message_stored_once_and_in_order(backend: Backend) {
-    smoke(backend, 256).await
+    smoke(backend, 256, Spread::threads(2)).await;
 }
 
 /// With one transaction per message.
 async fn the_same_holds_on_the_plain_write_path(backend: Backend) {
-    smoke(backend, 1).await
+    smoke(backend, 1, Spread::threads(1)).await;
 }
 
 both_backends!(
     the_load_generator_finds_every_message_stored_once_and_in_order,
     the_same_holds_on_the_plain_write_path,
 );
+
+/// The real binary, its visitors in three child processes, each connecting
+/// from a loopback address of its own (127.0.0.2, .3, .4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_processes_connect_from_their_own_source_addresses() {
+    let spread = Spread {
+        workers: 3,
+        spawn: Spawn::Processes(env!("CARGO_BIN_EXE_livedesk-bench").into()),
+        source_addresses: true,
+    };
+    let report = smoke(Backend::Sqlite, 256, spread).await;
+    let sources: Vec<String> = report.sources.iter().map(|s| s.to_string()).collect();
+    assert_eq!(sources, ["127.0.0.2", "127.0.0.3", "127.0.0.4"]);
+}
 
 async fn idle_connections_and_churn_scenarios_run(backend: Backend) {
     use livedesk::bench::{churn, connections, ChurnConfig, ConnectionsConfig};
@@ -59,6 +81,7 @@ async fn idle_connections_and_churn_scenarios_run(backend: Backend) {
         visitors: 30,
         server_pid: Some(std::process::id()),
         parallel: 6,
+        spread: Spread::threads(2),
     })
     .await
     .expect("connections scenario runs");
@@ -73,9 +96,8 @@ async fn idle_connections_and_churn_scenarios_run(backend: Backend) {
         rate: 20.0,
         duration: Duration::from_secs(1),
         agents: 2,
-        admin_password: ADMIN_PASSWORD.into(),
-        agent_password: "bench-agent-password".into(),
-        captcha: CAPTCHA.into(),
+        who: who(),
+        spread: Spread::threads(2),
     })
     .await
     .expect("churn scenario runs");

@@ -1,0 +1,454 @@
+//! Durable throughput: V visitors send at a fixed open-loop rate to A agents;
+//! send→ack and send→delivery are measured, and every acknowledged message
+//! must be stored once and delivered once, in `seq` order.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use super::worker::{self, Control, Job, Outcome, Spread, Task};
+use super::{body, histogram, mono_ns, quantiles, sent_at, visitor_hello, Credentials, Frame};
+use crate::domain::ConversationId;
+use crate::storage::{messages, DatabaseUrl, Storage};
+
+#[derive(Debug, Clone)]
+pub struct DurableConfig {
+    pub url: String,
+    pub visitors: usize,
+    pub agents: usize,
+    /// Messages per second each visitor sends (open loop: on schedule, whatever the answers).
+    pub rate: f64,
+    pub duration: Duration,
+    pub who: Credentials,
+    /// When given, the stored transcripts are checked against what was acknowledged.
+    pub database_url: Option<String>,
+    pub drain_timeout: Duration,
+    pub spread: Spread,
+}
+
+pub struct Report {
+    pub config: DurableConfig,
+    pub sent: u64,
+    pub acked: u64,
+    pub errors: u64,
+    pub delivered: u64,
+    pub duplicates: u64,
+    pub out_of_order: u64,
+    /// Conversations whose deliveries differ from their acknowledgements.
+    pub delivery_problems: Vec<String>,
+    /// Problems found in the database (empty when it matches exactly).
+    pub storage_problems: Vec<String>,
+    pub checked_storage: bool,
+    pub elapsed: Duration,
+    /// The source addresses the visitors connected from.
+    pub sources: Vec<std::net::IpAddr>,
+    pub ack: Histogram<u64>,
+    pub delivery: Histogram<u64>,
+}
+
+impl Report {
+    pub fn correct(&self) -> bool {
+        self.sent > 0
+            && self.acked == self.sent
+            && self.delivered == self.acked
+            && self.duplicates == 0
+            && self.out_of_order == 0
+            && self.errors == 0
+            && self.delivery_problems.is_empty()
+            && self.storage_problems.is_empty()
+    }
+
+    pub fn throughput(&self) -> f64 {
+        self.acked as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    pub fn command(&self) -> String {
+        let c = &self.config;
+        let mut s = format!(
+            "livedesk-bench durable --url {} --visitors {} --agents {} --rate {} --duration {} --workers {}",
+            c.url,
+            c.visitors,
+            c.agents,
+            c.rate,
+            c.duration.as_secs(),
+            c.spread.workers
+        );
+        if c.database_url.is_some() {
+            s.push_str(" --database-url <url>");
+        }
+        s
+    }
+
+    pub fn render(&self) -> String {
+        let c = &self.config;
+        let mut out = format!(
+            "durable throughput: {} visitors, {} agents, {} msg/s each for {} s (offered {:.0} msg/s), {}\n",
+            c.visitors,
+            c.agents,
+            c.rate,
+            c.duration.as_secs(),
+            c.rate * c.visitors as f64,
+            c.spread.describe()
+        );
+        out += &format!(
+            "  sent {}  acked {}  delivered {}  errors {}  -> {:.0} msg/s acknowledged\n",
+            self.sent,
+            self.acked,
+            self.delivered,
+            self.errors,
+            self.throughput()
+        );
+        out += &format!("  send->ack       {}\n", quantiles(&self.ack));
+        out += &format!("  send->delivery  {}\n", quantiles(&self.delivery));
+        let storage = if self.checked_storage {
+            if self.storage_problems.is_empty() {
+                "the database holds exactly the acknowledged messages, seq 1..n per conversation"
+                    .to_owned()
+            } else {
+                format!("STORAGE MISMATCH: {}", self.storage_problems.join("; "))
+            }
+        } else {
+            "database not checked (no --database-url)".to_owned()
+        };
+        out += &format!(
+            "  correctness: {} (duplicates {}, out of order {}{}); {}\n",
+            if self.correct() { "OK" } else { "FAILED" },
+            self.duplicates,
+            self.out_of_order,
+            if self.delivery_problems.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", self.delivery_problems.join("; "))
+            },
+            storage
+        );
+        out += &format!("  reproduce: {}\n", self.command());
+        out
+    }
+}
+
+/// What the agents received.
+#[derive(Default)]
+struct Deliveries {
+    delivered: u64,
+    duplicates: u64,
+    out_of_order: u64,
+    seen: HashSet<(i64, i64)>,
+    /// conversation -> (count, last seq)
+    per_conversation: HashMap<i64, (u64, i64)>,
+    delivery_ns: Vec<u64>,
+}
+
+pub async fn durable(cfg: DurableConfig) -> anyhow::Result<Report> {
+    let got: Arc<Mutex<Deliveries>> = Arc::default();
+    let sink = got.clone();
+    // Agents first, so every conversation is assigned at once.
+    let agents = super::agents_online(&cfg.url, cfg.agents, &cfg.who, move |f, now| {
+        if f.kind != "message" {
+            return;
+        }
+        let Some(m) = f.message() else { return };
+        let mut d = sink.lock().unwrap();
+        if !d.seen.insert((m.conversation_id, m.seq)) {
+            d.duplicates += 1;
+            return;
+        }
+        let entry = d.per_conversation.entry(m.conversation_id).or_default();
+        let in_order = m.seq > entry.1;
+        *entry = (entry.0 + 1, m.seq);
+        if !in_order {
+            d.out_of_order += 1;
+        }
+        d.delivered += 1;
+        if let Some(at) = sent_at(&m.body) {
+            d.delivery_ns.push(now.saturating_sub(at));
+        }
+    })
+    .await?;
+
+    let (v, total) = (cfg.visitors, cfg.visitors.max(1));
+    let mut links = worker::start(&cfg.spread, &cfg.url, |i, of| Task::Durable {
+        first: i * v / of,
+        count: (i + 1) * v / of - i * v / of,
+        total,
+        rate: cfg.rate,
+        duration_ms: cfg.duration.as_millis() as u64,
+        drain_ms: cfg.drain_timeout.as_millis() as u64,
+        database_url: cfg.database_url.clone(),
+    })
+    .await?;
+    let (start_ns, outcomes) = worker::run_all(&mut links, Duration::from_millis(100)).await?;
+
+    let mut total_out = Outcome::default();
+    let mut acked_per_conversation = Vec::new();
+    for o in outcomes {
+        total_out.sent += o.sent;
+        total_out.acked += o.acked;
+        total_out.errors += o.errors;
+        total_out.ack_ns.extend(o.ack_ns);
+        total_out.last_ack_ns = total_out.last_ack_ns.max(o.last_ack_ns);
+        total_out.checked_storage |= o.checked_storage;
+        total_out.storage_problems.extend(o.storage_problems);
+        acked_per_conversation.extend(o.acked_per_conversation);
+        total_out.sources.extend(o.sources);
+    }
+    // Every acknowledged message must reach an agent (or the drain timeout ends the wait).
+    let deadline = tokio::time::Instant::now() + cfg.drain_timeout;
+    while got.lock().unwrap().delivered < total_out.acked && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    worker::stop(&links);
+    for a in agents {
+        a.abort();
+    }
+
+    let d = std::mem::take(&mut *got.lock().unwrap());
+    let mut delivery_problems = Vec::new();
+    for (conv, count, last) in &acked_per_conversation {
+        let (got_count, got_last) = d.per_conversation.get(conv).copied().unwrap_or_default();
+        if (got_count, got_last) != (*count, *last) {
+            delivery_problems.push(format!(
+                "conversation {conv}: {count} acknowledged up to seq {last}, {got_count} delivered up to seq {got_last}"
+            ));
+        }
+    }
+    delivery_problems.truncate(5);
+    Ok(Report {
+        ack: histogram(&total_out.ack_ns)?,
+        delivery: histogram(&d.delivery_ns)?,
+        sent: total_out.sent,
+        acked: total_out.acked,
+        errors: total_out.errors,
+        delivered: d.delivered,
+        duplicates: d.duplicates,
+        out_of_order: d.out_of_order,
+        delivery_problems,
+        storage_problems: total_out.storage_problems,
+        checked_storage: total_out.checked_storage,
+        sources: {
+            let mut s = total_out.sources;
+            s.sort();
+            s.dedup();
+            s
+        },
+        elapsed: Duration::from_nanos(total_out.last_ack_ns.saturating_sub(start_ns)),
+        config: cfg,
+    })
+}
+
+/// A worker's visitors.
+#[derive(Default)]
+struct Tally {
+    sent: u64,
+    acked: u64,
+    errors: u64,
+    ack_ns: Vec<u64>,
+    /// conversation -> (client_id, seq) acknowledged
+    acks: HashMap<i64, Vec<(String, i64)>>,
+    last_ack_ns: u64,
+}
+
+pub(crate) async fn worker(job: &Job, ctl: &mut Control) -> anyhow::Result<()> {
+    let Task::Durable {
+        first,
+        count,
+        total,
+        rate,
+        duration_ms,
+        drain_ms,
+        ref database_url,
+    } = job.task
+    else {
+        unreachable!("a durable job")
+    };
+    let tally: Rc<RefCell<Tally>> = Rc::default();
+    let progress = Rc::new(tokio::sync::Notify::new());
+
+    // Visitors: connect and say hello (a few at a time); each socket is read
+    // from then on (its reader also answers the server's pings).
+    let mut sinks = Vec::with_capacity(count);
+    let mut readers = Vec::with_capacity(count);
+    let mut sources = Vec::new();
+    let mut opened = futures_util::stream::iter(0..count)
+        .map(|_| visitor_hello(&job.url, job.server, job.source))
+        .buffered(32);
+    while let Some(r) = opened.next().await {
+        let (ws, _) = r.context("a visitor could not connect")?;
+        if let Some(ip) = super::local_ip(&ws) {
+            if !sources.contains(&ip) {
+                sources.push(ip);
+            }
+        }
+        let (tx, mut rx) = ws.split();
+        let (tally, progress) = (tally.clone(), progress.clone());
+        readers.push(tokio::task::spawn_local(async move {
+            while let Some(Ok(m)) = rx.next().await {
+                let now = mono_ns();
+                let WsMessage::Text(t) = m else { continue };
+                let Some(f) = Frame::parse(t.as_str()) else {
+                    continue;
+                };
+                let mut tl = tally.borrow_mut();
+                match &*f.kind {
+                    "ack" => {
+                        let Some(m) = f.message() else { continue };
+                        tl.acked += 1;
+                        tl.last_ack_ns = now;
+                        if let Some(at) = sent_at(&m.body) {
+                            tl.ack_ns.push(now.saturating_sub(at));
+                        }
+                        let cid = f.client_id.as_deref().unwrap_or("").to_owned();
+                        tl.acks
+                            .entry(m.conversation_id)
+                            .or_default()
+                            .push((cid, m.seq));
+                        progress.notify_one();
+                    }
+                    "error" => {
+                        tl.errors += 1;
+                        progress.notify_one();
+                    }
+                    _ => {}
+                }
+            }
+        }));
+        sinks.push(tx);
+    }
+    drop(opened);
+    ctl.ready();
+    let start_ns = ctl.go().await?;
+
+    let interval_ns = 1e9 / rate.max(0.001);
+    let duration_ns = duration_ms * 1_000_000;
+    let mut writers = Vec::with_capacity(count);
+    for (j, mut tx) in sinks.into_iter().enumerate() {
+        let i = first + j;
+        let tally = tally.clone();
+        // The visitors' schedules are spread over one interval.
+        let phase = interval_ns * i as f64 / total as f64;
+        writers.push(tokio::task::spawn_local(async move {
+            let mut k: u64 = 0;
+            loop {
+                let offset = (phase + interval_ns * k as f64) as u64;
+                if offset >= duration_ns {
+                    break;
+                }
+                tokio::time::sleep_until(super::instant_at(start_ns + offset)).await;
+                let text = format!(
+                    r#"{{"type":"message","client_id":"b{i}-{k}","body":"{}"}}"#,
+                    body(mono_ns(), i, k)
+                );
+                if tx.send(WsMessage::text(text)).await.is_err() {
+                    // The socket is gone: a failure of the run, not a quiet stop.
+                    tally.borrow_mut().errors += 1;
+                    break;
+                }
+                tally.borrow_mut().sent += 1;
+                k += 1;
+            }
+            tx
+        }));
+    }
+    let mut sinks = Vec::with_capacity(count);
+    for w in writers {
+        sinks.push(w.await?);
+    }
+    // Every acknowledgement (or error), or the drain timeout.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(drain_ms);
+    loop {
+        let settled = {
+            let t = tally.borrow();
+            t.acked + t.errors >= t.sent
+        };
+        if settled {
+            break;
+        }
+        if tokio::time::timeout_at(deadline, progress.notified())
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    for r in readers {
+        r.abort();
+    }
+    let t = std::mem::take(&mut *tally.borrow_mut());
+    let mut storage_problems = Vec::new();
+    if let Some(url) = database_url {
+        let (url, acks) = (url.clone(), t.acks.clone());
+        storage_problems = tokio::task::spawn_blocking(move || {
+            let storage = Storage::connect(&DatabaseUrl::parse(&url)?, 1)?;
+            check_storage(&storage, &acks)
+        })
+        .await??;
+    }
+    let outcome = Outcome {
+        sent: t.sent,
+        acked: t.acked,
+        errors: t.errors,
+        acked_per_conversation: t
+            .acks
+            .iter()
+            .map(|(c, a)| {
+                let last = a.iter().map(|(_, s)| *s).max().unwrap_or(0);
+                (*c, a.len() as u64, last)
+            })
+            .collect(),
+        ack_ns: t.ack_ns,
+        last_ack_ns: t.last_ack_ns,
+        checked_storage: database_url.is_some(),
+        storage_problems,
+        sources,
+        ..Outcome::default()
+    };
+    ctl.done_and_hold(outcome).await;
+    for mut s in sinks {
+        let _ = s.close().await;
+    }
+    Ok(())
+}
+
+/// Every conversation must hold exactly its acknowledged messages, numbered 1..n.
+fn check_storage(
+    storage: &Storage,
+    acks: &HashMap<i64, Vec<(String, i64)>>,
+) -> anyhow::Result<Vec<String>> {
+    let mut problems = Vec::new();
+    let mut conn = storage.conn()?;
+    for (conv, acked) in acks {
+        let stored = messages::after(&mut conn, ConversationId(*conv), 0, i64::MAX)?;
+        let seqs: Vec<i64> = stored.iter().map(|m| m.seq).collect();
+        if seqs != (1..=stored.len() as i64).collect::<Vec<_>>() {
+            problems.push(format!("conversation {conv}: seqs are not 1..n"));
+        }
+        let by_client: HashMap<&str, i64> = stored
+            .iter()
+            .filter_map(|m| m.client_id.as_deref().map(|c| (c, m.seq)))
+            .collect();
+        if stored.len() != acked.len() {
+            problems.push(format!(
+                "conversation {conv}: {} stored, {} acknowledged",
+                stored.len(),
+                acked.len()
+            ));
+        }
+        for (cid, seq) in acked {
+            if by_client.get(cid.as_str()) != Some(seq) {
+                problems.push(format!(
+                    "conversation {conv}: {cid} acknowledged as seq {seq} but stored differently"
+                ));
+                break;
+            }
+        }
+    }
+    Ok(problems)
+}
