@@ -51,6 +51,9 @@ pub struct Report {
     pub sources: Vec<std::net::IpAddr>,
     pub ack: Histogram<u64>,
     pub delivery: Histogram<u64>,
+    /// p99 send→delivery of the messages sent in each second of the run:
+    /// shows whether a tail is spread out or comes from one moment.
+    pub delivery_p99_per_second: Vec<f64>,
 }
 
 impl Report {
@@ -107,6 +110,15 @@ impl Report {
         );
         out += &format!("  send->ack       {}\n", quantiles(&self.ack));
         out += &format!("  send->delivery  {}\n", quantiles(&self.delivery));
+        let seconds: Vec<String> = self
+            .delivery_p99_per_second
+            .iter()
+            .map(|ms| format!("{ms:.1}"))
+            .collect();
+        out += &format!(
+            "  send->delivery p99 per second of sending (ms): {}\n",
+            seconds.join(" ")
+        );
         let storage = if self.checked_storage {
             if self.storage_problems.is_empty() {
                 "the database holds exactly the acknowledged messages, seq 1..n per conversation"
@@ -144,6 +156,8 @@ struct Deliveries {
     /// conversation -> (count, last seq)
     per_conversation: HashMap<i64, (u64, i64)>,
     delivery_ns: Vec<u64>,
+    /// (send time, latency) of each delivery.
+    delivery_at: Vec<(u64, u64)>,
 }
 
 pub async fn durable(cfg: DurableConfig) -> anyhow::Result<Report> {
@@ -169,6 +183,7 @@ pub async fn durable(cfg: DurableConfig) -> anyhow::Result<Report> {
         d.delivered += 1;
         if let Some(at) = sent_at(&m.body) {
             d.delivery_ns.push(now.saturating_sub(at));
+            d.delivery_at.push((at, now.saturating_sub(at)));
         }
     })
     .await?;
@@ -224,6 +239,7 @@ pub async fn durable(cfg: DurableConfig) -> anyhow::Result<Report> {
     Ok(Report {
         ack: histogram(&total_out.ack_ns)?,
         delivery: histogram(&d.delivery_ns)?,
+        delivery_p99_per_second: p99_per_second(start_ns, &d.delivery_at)?,
         sent: total_out.sent,
         acked: total_out.acked,
         errors: total_out.errors,
@@ -242,6 +258,21 @@ pub async fn durable(cfg: DurableConfig) -> anyhow::Result<Report> {
         elapsed: Duration::from_nanos(total_out.last_ack_ns.saturating_sub(start_ns)),
         config: cfg,
     })
+}
+
+fn p99_per_second(start_ns: u64, samples: &[(u64, u64)]) -> anyhow::Result<Vec<f64>> {
+    let mut seconds: Vec<Vec<u64>> = Vec::new();
+    for &(at, latency) in samples {
+        let s = (at.saturating_sub(start_ns) / 1_000_000_000) as usize;
+        if seconds.len() <= s {
+            seconds.resize_with(s + 1, Vec::new);
+        }
+        seconds[s].push(latency);
+    }
+    seconds
+        .iter()
+        .map(|v| Ok(super::ms(&histogram(v)?, 0.99)))
+        .collect()
 }
 
 /// A worker's visitors.

@@ -2,7 +2,6 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Instant;
 
 use actix::prelude::*;
 use actix_ws::{AggregatedMessageStream, CloseCode, ProtocolError};
@@ -14,7 +13,7 @@ use super::visitor_session::message_code;
 use super::ChatContext;
 use crate::domain::message::{ClientId, MessageBody};
 use crate::domain::{ConversationId, ConversationStatus, Role, Sender};
-use crate::storage::messages::{self as store, OwnedNewMessage, Stored};
+use crate::storage::messages::{self as store, OwnedNewMessage};
 use crate::storage::{agents, conversations, StorageError};
 
 const HISTORY_DEFAULT: i64 = 50;
@@ -293,33 +292,18 @@ impl AgentSession {
                     Err(e) => storage_failure(&e, id.0),
                 });
             }
-            let started = Instant::now();
+            let message = OwnedNewMessage {
+                conversation_id: id,
+                sender: Sender::Agent,
+                agent_id: Some(card.id),
+                client_id: Some(cid.as_str().to_owned()),
+                body: body.as_str().to_owned(),
+            };
             let stored = cx
-                .writer
-                .insert(OwnedNewMessage {
-                    conversation_id: id,
-                    sender: Sender::Agent,
-                    agent_id: Some(card.id),
-                    client_id: Some(cid.as_str().to_owned()),
-                    body: body.as_str().to_owned(),
-                })
+                .store_message(message, Origin::Agent(session))
                 .await
                 .map_err(|e| storage_failure(&e, id.0))?;
-            Ok(match stored {
-                Stored::New(m) => {
-                    cx.metrics.messages_stored.inc();
-                    cx.metrics
-                        .message_store_seconds
-                        .observe(started.elapsed().as_secs_f64());
-                    let view = MessageView::from(&m);
-                    cx.dispatcher.do_send(Deliver {
-                        message: view.clone(),
-                        origin: Origin::Agent(session),
-                    });
-                    view
-                }
-                Stored::Duplicate(m) => MessageView::from(&m),
-            })
+            Ok(MessageView::from(stored.message()))
         });
         let fut = async move {
             task.await.unwrap_or_else(|_| {

@@ -32,7 +32,11 @@ pub struct DispatcherConfig {
     pub gap_wait: Duration,
 }
 
-/// Writes assignment changes in the order the Dispatcher made them, off its thread.
+/// Assignment changes written in one transaction at most.
+const PERSIST_BATCH: usize = 512;
+
+/// Writes assignment changes in the order the Dispatcher made them, off its
+/// thread, a burst of them in one transaction.
 #[derive(Clone)]
 pub struct Persister {
     tx: std::sync::mpsc::Sender<(ConversationId, Assignment, NaiveDateTime)>,
@@ -44,16 +48,27 @@ impl Persister {
         std::thread::Builder::new()
             .name("livedesk-persist".into())
             .spawn(move || {
-                for (id, a, at) in rx {
-                    // A few tries: the row must not keep a stale owner after a blip.
+                while let Ok(first) = rx.recv() {
+                    // Whatever queued up meanwhile goes into the same transaction;
+                    // only the latest change of each conversation needs writing.
+                    let mut batch = vec![first];
+                    batch.extend(rx.try_iter().take(PERSIST_BATCH - 1));
+                    let mut seen = HashSet::new();
+                    let mut changes: Vec<_> = batch
+                        .into_iter()
+                        .rev()
+                        .filter(|(id, _, _)| seen.insert(*id))
+                        .collect();
+                    changes.reverse();
+                    // A few tries: the rows must not keep a stale owner after a blip.
                     for attempt in 0..5 {
                         let r = storage
                             .conn()
-                            .and_then(|mut c| conversations::set_assignment(&mut c, id, a, at));
+                            .and_then(|mut c| conversations::set_assignments(&mut c, &changes));
                         match r {
                             Ok(()) => break,
                             Err(e) => {
-                                tracing::warn!(conversation_id = %id, attempt, error = %e, "could not store assignment");
+                                tracing::warn!(size = changes.len(), attempt, error = %e, "could not store assignments");
                                 std::thread::sleep(Duration::from_millis(200 << attempt));
                             }
                         }

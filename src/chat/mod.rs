@@ -10,14 +10,17 @@ pub mod ratelimit;
 pub mod socket;
 pub mod visitor_session;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::Addr;
 
 use crate::domain::Clock;
 use crate::metrics::ChatMetrics;
-use crate::storage::Storage;
+use crate::storage::messages::{OwnedNewMessage, Stored};
+use crate::storage::{Storage, StorageResult};
 pub use dispatcher::{Dispatcher, DispatcherConfig, Persister};
+use messages::{Deliver, Origin};
+use protocol::MessageView;
 
 #[derive(Debug, Clone)]
 pub struct SocketConfig {
@@ -38,4 +41,37 @@ pub struct ChatContext {
     pub metrics: ChatMetrics,
     pub clock: Clock,
     pub sockets: SocketConfig,
+}
+
+impl ChatContext {
+    /// Stores a message; once it is committed the Dispatcher is told to
+    /// deliver it, straight from the committing thread (one hop fewer than
+    /// going back through the sender's socket first). A duplicate (a resend
+    /// of a stored `client_id`) is handed over too: the Dispatcher drops a
+    /// `seq` it has delivered already, and delivers one whose first answer
+    /// was lost (stored, but the sender was told to try again).
+    pub async fn store_message(
+        &self,
+        message: OwnedNewMessage,
+        origin: Origin,
+    ) -> StorageResult<Stored> {
+        let dispatcher = self.dispatcher.clone();
+        let started = Instant::now();
+        let stored = self
+            .writer
+            .insert(message, move |m| {
+                dispatcher.do_send(Deliver {
+                    message: MessageView::from(m),
+                    origin,
+                })
+            })
+            .await?;
+        if let Stored::New(_) = stored {
+            self.metrics.messages_stored.inc();
+            self.metrics
+                .message_store_seconds
+                .observe(started.elapsed().as_secs_f64());
+        }
+        Ok(stored)
+    }
 }

@@ -6,7 +6,6 @@
 //! the socket closes meanwhile.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use actix::prelude::*;
 use actix_ws::{AggregatedMessageStream, ProtocolError};
@@ -18,7 +17,7 @@ use super::ChatContext;
 use crate::domain::message::{ClientId, MessageBody};
 use crate::domain::visitor::{new_token, TOKEN_MAX};
 use crate::domain::{ConversationId, Sender};
-use crate::storage::messages::{self as store, OwnedNewMessage, Stored};
+use crate::storage::messages::{self as store, OwnedNewMessage};
 use crate::storage::visitors::{self, VisitorInfo, VisitorRow};
 use crate::storage::{conversations, StorageError};
 
@@ -290,31 +289,15 @@ async fn store_visitor_message(
                 .await
                 .map_err(|_| StorageError::Blocking("dispatcher unavailable".into()))?;
         }
-        let started = Instant::now();
-        let stored = cx
-            .writer
-            .insert(OwnedNewMessage {
-                conversation_id: conversation,
-                sender: Sender::Visitor,
-                agent_id: None,
-                client_id: Some(client_id.as_str().to_owned()),
-                body: body.as_str().to_owned(),
-            })
-            .await;
-        match stored {
-            Ok(Stored::New(m)) => {
-                cx.metrics.messages_stored.inc();
-                cx.metrics
-                    .message_store_seconds
-                    .observe(started.elapsed().as_secs_f64());
-                let view = MessageView::from(&m);
-                cx.dispatcher.do_send(Deliver {
-                    message: view.clone(),
-                    origin: Origin::Visitor(session),
-                });
-                return Ok((view, conversation));
-            }
-            Ok(Stored::Duplicate(m)) => return Ok((MessageView::from(&m), conversation)),
+        let message = OwnedNewMessage {
+            conversation_id: conversation,
+            sender: Sender::Visitor,
+            agent_id: None,
+            client_id: Some(client_id.as_str().to_owned()),
+            body: body.as_str().to_owned(),
+        };
+        match cx.store_message(message, Origin::Visitor(session)).await {
+            Ok(stored) => return Ok((MessageView::from(stored.message()), conversation)),
             // Closed meanwhile: this message starts the visitor's next conversation.
             Err(StorageError::ConversationClosed) if attempt == 0 => open = false,
             Err(e) => return Err(e),

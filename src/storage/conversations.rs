@@ -126,6 +126,19 @@ pub fn set_assignment(
     Ok(())
 }
 
+/// Several assignments in one transaction (one commit), in order: the
+/// Dispatcher's changes under a burst of arrivals cost one WAL flush, not one each.
+pub fn set_assignments(
+    conn: &mut DbConnection,
+    changes: &[(ConversationId, Assignment, NaiveDateTime)],
+) -> StorageResult<()> {
+    conn.transaction(|c| {
+        changes
+            .iter()
+            .try_for_each(|&(id, a, at)| set_assignment(c, id, a, at))
+    })
+}
+
 /// Every conversation that is not closed, with its visitor: the Dispatcher's state at start-up.
 pub fn list_open(conn: &mut DbConnection) -> StorageResult<Vec<(Conversation, VisitorRow)>> {
     let rows: Vec<(Row, VisitorRow)> = conversations::table

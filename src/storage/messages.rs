@@ -63,6 +63,15 @@ pub enum Stored {
     Duplicate(Message),
 }
 
+impl Stored {
+    /// The stored message, new or original.
+    pub fn message(&self) -> &Message {
+        match self {
+            Stored::New(m) | Stored::Duplicate(m) => m,
+        }
+    }
+}
+
 enum TxError {
     Storage(StorageError),
     Duplicate(Message),

@@ -4,18 +4,29 @@
 //! Each caller gets its answer only after its batch has committed, so an
 //! acknowledgement still means "stored". Batch size 1 is the plain path: one
 //! transaction per message, on the blocking pool.
+//!
+//! The caller also hands in what to do once its message is stored (the chat
+//! layer passes "deliver it"). That runs on the committing thread, in
+//! commit order, before the caller is woken: delivery does not wait for the
+//! sender's thread to be scheduled first. It must not block.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use super::messages::{self, OwnedNewMessage, Stored};
+use super::connection::PooledConn;
+use super::messages::{self, Message, OwnedNewMessage, Stored};
 use super::{Storage, StorageError, StorageResult};
 use crate::domain::Clock;
 
+/// Runs right after a message is known to be stored: newly committed, or
+/// found stored already (a resend, whose first answer may have been lost).
+pub type OnCommit = Box<dyn FnOnce(&Message) + Send>;
+
 struct Job {
     message: OwnedNewMessage,
+    on_commit: OnCommit,
     reply: oneshot::Sender<StorageResult<Stored>>,
 }
 
@@ -48,18 +59,31 @@ impl MessageWriter {
         }
     }
 
-    pub async fn insert(&self, message: OwnedNewMessage) -> StorageResult<Stored> {
+    pub async fn insert(
+        &self,
+        message: OwnedNewMessage,
+        on_commit: impl FnOnce(&Message) + Send + 'static,
+    ) -> StorageResult<Stored> {
         match &self.batched {
             None => {
                 let now = self.clock.now_naive();
                 self.storage
-                    .run(move |db| messages::insert(db, &message.borrow(), now))
+                    .run(move |db| {
+                        let stored = messages::insert(db, &message.borrow(), now)?;
+                        on_commit(stored.message());
+                        Ok(stored)
+                    })
                     .await
             }
             Some(tx) => {
                 let (reply, answer) = oneshot::channel();
-                tx.send(Job { message, reply })
-                    .map_err(|_| StorageError::Blocking("message writer stopped".into()))?;
+                let on_commit = Box::new(on_commit);
+                tx.send(Job {
+                    message,
+                    on_commit,
+                    reply,
+                })
+                .map_err(|_| StorageError::Blocking("message writer stopped".into()))?;
                 answer.await.map_err(|_| {
                     StorageError::Blocking("message writer dropped a message".into())
                 })?
@@ -75,7 +99,21 @@ fn write_loop(
     batch: usize,
     window: Duration,
 ) {
-    while let Ok(first) = rx.recv() {
+    // While messages keep coming, the writer keeps its connection (no pool
+    // checkout, no validity query per batch); it gives it back when idle.
+    let mut held: Option<PooledConn> = None;
+    let mut next: Option<Job> = None;
+    loop {
+        let first = match next.take() {
+            Some(j) => j,
+            None => {
+                held = None;
+                match rx.recv() {
+                    Ok(j) => j,
+                    Err(_) => return,
+                }
+            }
+        };
         let mut jobs = vec![first];
         let deadline = Instant::now() + window;
         while jobs.len() < batch {
@@ -85,17 +123,39 @@ fn write_loop(
             }
         }
         let msgs: Vec<OwnedNewMessage> = jobs.iter().map(|j| j.message.clone()).collect();
-        let outcome = storage
-            .conn()
-            .and_then(|mut c| messages::insert_batch(&mut c, &msgs, clock.now_naive()));
+        let now = clock.now_naive();
+        let mut outcome = Err(StorageError::Blocking("not tried".into()));
+        // A second try on a fresh connection hides a connection that broke
+        // while held (say, the database restarted). Safe to repeat: a message
+        // committed by the first try comes back as a duplicate of itself.
+        for _ in 0..2 {
+            let conn = match held.take() {
+                Some(c) => Ok(c),
+                None => storage.conn(),
+            };
+            outcome = conn.and_then(|mut c| {
+                let r = messages::insert_batch(&mut c, &msgs, now);
+                if r.is_ok() {
+                    held = Some(c);
+                }
+                r
+            });
+            if outcome.is_ok() {
+                break;
+            }
+        }
         match outcome {
             Ok(results) => {
                 for (job, r) in jobs.into_iter().zip(results) {
+                    if let Ok(stored) = &r {
+                        (job.on_commit)(stored.message());
+                    }
                     let _ = job.reply.send(r);
                 }
             }
             Err(e) => {
-                // Nothing of this batch was stored: every sender is told, and resends are safe.
+                // Every sender is told to send again; that is safe whether or
+                // not a try committed (a resend comes back as a duplicate).
                 tracing::error!(error = %e, size = msgs.len(), "storing a batch of messages failed");
                 let text = e.to_string();
                 for job in jobs {
@@ -103,5 +163,6 @@ fn write_loop(
                 }
             }
         }
+        next = rx.try_recv().ok();
     }
 }

@@ -329,7 +329,11 @@ fn a_batch_numbers_dedupes_and_refuses_like_single_inserts(backend: Backend) {
     let second = insert_batch(
         &mut c,
         &[
-            m(a, "a1"),
+            // A resend comes back as the original, whatever it carries now.
+            OwnedNewMessage {
+                body: "edited on resend".into(),
+                ..m(a, "a1")
+            },
             m(a, "a3"),
             m(a, "a3"),
             m(closed, "c1"),
@@ -351,6 +355,45 @@ fn a_batch_numbers_dedupes_and_refuses_like_single_inserts(backend: Backend) {
     assert_eq!(stored, vec![1, 2, 3]);
     assert_eq!(conversations::find(&mut c, a).unwrap().last_seq, 3);
     assert_eq!(messages::count(&mut c, closed).unwrap(), 0);
+}
+
+/// The Persister's batch: changes applied in order, the last one of a conversation wins.
+fn assignments_in_one_batch_apply_in_order(backend: Backend) {
+    use livedesk::domain::{Assignment, ConversationStatus, VisitorId};
+    use livedesk::storage::{conversations, visitors};
+    let db = TestDb::create(backend);
+    let s = migrated(&db);
+    let mut c = s.conn().unwrap();
+    let now = Clock::default().now_naive();
+    let v = visitors::create(&mut c, "hash", &Default::default(), now).unwrap();
+    let agent = add(&s, "ann", livedesk::domain::Role::Agent).id;
+    let a = conversations::create(&mut c, VisitorId(v.id), now)
+        .unwrap()
+        .id;
+    let b = conversations::create(&mut c, VisitorId(v.id), now)
+        .unwrap()
+        .id;
+    let to = |status, agent| Assignment { status, agent };
+    let changes = [
+        (a, to(ConversationStatus::Assigned, Some(agent)), now),
+        (b, to(ConversationStatus::Assigned, Some(agent)), now),
+        (a, to(ConversationStatus::Queued, None), now),
+        (b, to(ConversationStatus::Closed, None), now),
+    ];
+    conversations::set_assignments(&mut c, &changes).unwrap();
+    let a = conversations::find(&mut c, a).unwrap().assignment;
+    assert_eq!((a.status, a.agent), (ConversationStatus::Queued, None));
+    let b = conversations::find(&mut c, b).unwrap().assignment;
+    assert_eq!((b.status, b.agent), (ConversationStatus::Closed, None));
+}
+
+#[test]
+fn assignments_in_one_batch_apply_in_order_sqlite() {
+    assignments_in_one_batch_apply_in_order(Backend::Sqlite)
+}
+#[test]
+fn assignments_in_one_batch_apply_in_order_postgres() {
+    assignments_in_one_batch_apply_in_order(Backend::Postgres)
 }
 
 #[test]
@@ -401,4 +444,69 @@ fn concurrent_conversation_opens_all_succeed_sqlite() {
 #[test]
 fn concurrent_conversation_opens_all_succeed_postgres() {
     concurrent_conversation_opens_all_succeed(Backend::Postgres)
+}
+
+/// The writer hands every stored message (new, or the original of a resend)
+/// to its caller's hook before answering, on both write paths: delivery
+/// never waits for the sender.
+fn the_writer_reports_stored_messages_before_answering(backend: Backend, batch: usize) {
+    use livedesk::domain::{Sender, VisitorId};
+    use livedesk::storage::messages::{OwnedNewMessage, Stored};
+    use livedesk::storage::writer::MessageWriter;
+    use livedesk::storage::{conversations, visitors};
+    let db = TestDb::create(backend);
+    let s = migrated(&db);
+    let now = Clock::default().now_naive();
+    let conv = {
+        let mut c = s.conn().unwrap();
+        let v = visitors::create(&mut c, "hash", &Default::default(), now).unwrap();
+        conversations::create(&mut c, VisitorId(v.id), now)
+            .unwrap()
+            .id
+    };
+    let writer = MessageWriter::start(
+        s.clone(),
+        Clock::default(),
+        batch,
+        std::time::Duration::from_micros(200),
+    );
+    let (seen_tx, seen) = std::sync::mpsc::channel();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for (cid, expect_new) in [("c1", true), ("c2", true), ("c1", false)] {
+            let tx = seen_tx.clone();
+            let stored = writer
+                .insert(
+                    OwnedNewMessage {
+                        conversation_id: conv,
+                        sender: Sender::Visitor,
+                        agent_id: None,
+                        client_id: Some(cid.to_owned()),
+                        body: format!("body {cid}"),
+                    },
+                    move |m| tx.send((m.client_id.clone(), m.seq)).unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(matches!(stored, Stored::New(_)), expect_new, "{cid}");
+            // Already reported when the answer arrives.
+            let reported = seen.try_recv().expect("reported before the answer");
+            assert_eq!(reported, (Some(cid.to_owned()), stored.message().seq));
+        }
+    });
+    assert!(seen.try_recv().is_err(), "each message reported once");
+}
+
+#[test]
+fn the_writer_reports_stored_messages_before_answering_postgres() {
+    the_writer_reports_stored_messages_before_answering(Backend::Postgres, 64);
+    the_writer_reports_stored_messages_before_answering(Backend::Postgres, 1);
+}
+#[test]
+fn the_writer_reports_stored_messages_before_answering_sqlite() {
+    the_writer_reports_stored_messages_before_answering(Backend::Sqlite, 64);
+    the_writer_reports_stored_messages_before_answering(Backend::Sqlite, 1);
 }
