@@ -222,6 +222,10 @@ impl Application {
                 .wrap(TracingLogger::default())
                 .configure(crate::web::routes)
         })
+        // Frames are small and pushed by the server: without this, Nagle's
+        // algorithm holds one back until the client acknowledges the last,
+        // up to the client's delayed-ACK timer (~40 ms).
+        .tcp_nodelay(true)
         .listen(listener)?;
         if settings.workers > 0 {
             server = server.workers(settings.workers);

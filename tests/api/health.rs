@@ -65,3 +65,89 @@ async fn unknown_pages_get_a_localized_404_without_internals() {
         "{body}"
     );
 }
+
+/// The server's sockets send each small frame at once (TCP_NODELAY): with
+/// Nagle's algorithm, a burst of frames to one agent waited for the client's
+/// delayed ACK. The server runs in this process, so its accepted socket is
+/// one of this process's file descriptors.
+#[tokio::test]
+async fn accepted_sockets_have_nagle_off() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let mut v = Ws::visitor(&app).await;
+    v.hello(None, None).await; // accepted, upgraded and answered
+    let mut accepted = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
+        let Ok(fd) = entry.unwrap().file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let (Some(local), Some(_peer)) = (
+            sock_port(fd, libc::getsockname),
+            sock_port(fd, libc::getpeername),
+        ) else {
+            continue;
+        };
+        if local == app.port {
+            let mut on: libc::c_int = 0;
+            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+            // SAFETY: fd is open (listed just now); `on`/`len` are valid for the call.
+            let r = unsafe {
+                libc::getsockopt(
+                    fd,
+                    libc::IPPROTO_TCP,
+                    libc::TCP_NODELAY,
+                    (&mut on as *mut libc::c_int).cast(),
+                    &mut len,
+                )
+            };
+            assert_eq!(r, 0);
+            accepted.push(on);
+        }
+    }
+    assert!(
+        !accepted.is_empty(),
+        "the server's accepted socket was not found"
+    );
+    assert!(
+        accepted.iter().all(|on| *on != 0),
+        "TCP_NODELAY off: {accepted:?}"
+    );
+}
+
+/// The port of a socket's local or peer address; None for anything else.
+fn sock_port(
+    fd: i32,
+    get: unsafe extern "C" fn(
+        libc::c_int,
+        *mut libc::sockaddr,
+        *mut libc::socklen_t,
+    ) -> libc::c_int,
+) -> Option<u16> {
+    let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `addr` is large enough for any address and `len` says so.
+    if unsafe {
+        get(
+            fd,
+            (&mut addr as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+        )
+    } != 0
+    {
+        return None;
+    }
+    match addr.ss_family as i32 {
+        libc::AF_INET => {
+            // SAFETY: the family says it is a sockaddr_in.
+            let a =
+                unsafe { &*(&addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            Some(u16::from_be(a.sin_port))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says it is a sockaddr_in6.
+            let a =
+                unsafe { &*(&addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            Some(u16::from_be(a.sin6_port))
+        }
+        _ => None,
+    }
+}
