@@ -449,7 +449,7 @@ pub(crate) async fn worker(job: &Job, ctl: &mut Control) -> anyhow::Result<()> {
 }
 
 /// Every conversation must hold exactly its acknowledged messages, numbered 1..n.
-fn check_storage(
+pub(crate) fn check_storage(
     storage: &Storage,
     acks: &HashMap<i64, Vec<(String, i64)>>,
 ) -> anyhow::Result<Vec<String>> {

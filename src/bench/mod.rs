@@ -14,11 +14,13 @@
 mod churn;
 mod connections;
 mod durable;
+mod store;
 mod worker;
 
 pub use churn::{churn, ChurnConfig, ChurnReport};
 pub use connections::{connections, rss_kib, ConnectionsConfig, ConnectionsReport};
 pub use durable::{durable, DurableConfig, Report};
+pub use store::{store, StoreConfig, StoreReport};
 pub use worker::{serve_stdio, Spawn, Spread};
 
 use std::borrow::Cow;
@@ -30,6 +32,7 @@ use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message as WsMessage};
 
 pub(crate) type Ws =
@@ -168,9 +171,16 @@ pub(crate) async fn open(
     }
     let stream = socket.connect(server).await?;
     stream.set_nodelay(true)?;
-    let (ws, _) =
-        tokio_tungstenite::client_async(req, tokio_tungstenite::MaybeTlsStream::Plain(stream))
-            .await?;
+    // tungstenite zero-fills its whole read buffer (128 KiB by default)
+    // before every read; at a few hundred bytes per frame that memset was
+    // the generator's largest cost. 4 KiB still grows for larger frames.
+    let config = WebSocketConfig::default().read_buffer_size(4096);
+    let (ws, _) = tokio_tungstenite::client_async_with_config(
+        req,
+        tokio_tungstenite::MaybeTlsStream::Plain(stream),
+        Some(config),
+    )
+    .await?;
     Ok(ws)
 }
 

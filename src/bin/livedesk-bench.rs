@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use livedesk::bench::{
-    churn, connections, durable, serve_stdio, ChurnConfig, ConnectionsConfig, Credentials,
-    DurableConfig, Spawn, Spread,
+    churn, connections, durable, serve_stdio, store, ChurnConfig, ConnectionsConfig, Credentials,
+    DurableConfig, Spawn, Spread, StoreConfig,
 };
 
 #[derive(Parser)]
@@ -128,6 +128,20 @@ enum Scenario {
         #[command(flatten)]
         workers: Workers,
     },
+    /// The database alone: one writer stores batches as the server's writer does,
+    /// as fast as it can; rate, time per batch and the database's CPU per message.
+    Store {
+        /// An empty database; migrations are run.
+        #[arg(long, env = "LIVEDESK_DATABASE_URL")]
+        database_url: String,
+        #[arg(long, default_value_t = 400)]
+        conversations: usize,
+        /// Messages per transaction (1: one insert per message, as LIVEDESK_WRITE_BATCH=1).
+        #[arg(long, default_value_t = 256)]
+        batch: usize,
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+    },
     /// (internal) One worker, driven by the coordinator over stdin/stdout.
     #[command(hide = true)]
     Worker { job: String },
@@ -194,6 +208,21 @@ async fn run(scenario: Scenario) -> anyhow::Result<(String, bool)> {
             })
             .await?;
             (r.render(), r.notified == r.arrived)
+        }
+        Scenario::Store {
+            database_url,
+            conversations,
+            batch,
+            duration,
+        } => {
+            let config = StoreConfig {
+                database_url,
+                conversations,
+                batch,
+                duration: Duration::from_secs(duration),
+            };
+            let r = tokio::task::spawn_blocking(move || store(config)).await??;
+            (r.render(), r.correct())
         }
         Scenario::Worker { .. } => unreachable!("handled before the runtime starts"),
     })

@@ -27,7 +27,6 @@ const WELCOME_MAX: i64 = 1000;
 struct Ready {
     visitor: VisitorRow,
     conversation: ConversationId,
-    open: bool,
     /// Highest `seq` of the current conversation this socket has been sent.
     delivered_upto: i64,
 }
@@ -194,7 +193,6 @@ impl VisitorSession {
                 act.ready = Some(Ready {
                     visitor,
                     conversation,
-                    open: true,
                     delivered_upto,
                 });
                 act.send(&frame, ctx);
@@ -217,7 +215,6 @@ impl VisitorSession {
             self.id,
             r.visitor.clone(),
             r.conversation,
-            r.open,
             client_id.clone(),
             body,
         ));
@@ -232,7 +229,6 @@ impl VisitorSession {
                         r.conversation = conversation;
                         r.delivered_upto = 0;
                     }
-                    r.open = true;
                 }
                 let frame = VisitorOut::Ack {
                     client_id: client_id.as_str().to_owned(),
@@ -263,15 +259,20 @@ pub fn message_code(e: crate::domain::MessageError) -> &'static str {
 
 /// Stores one visitor message (opening a new conversation if the last one was
 /// closed) and hands it to the Dispatcher. Returns the message and its conversation.
+///
+/// The current conversation is always tried first, closed or not: a resend
+/// of a message stored there before it closed must get its original back,
+/// not be stored again in a new conversation. A new message into a closed
+/// one is refused, and then starts the next conversation.
 async fn store_visitor_message(
     cx: Arc<ChatContext>,
     session: SessionId,
     visitor: VisitorRow,
     mut conversation: ConversationId,
-    mut open: bool,
     client_id: ClientId,
     body: MessageBody,
 ) -> Result<(MessageView, ConversationId), StorageError> {
+    let mut open = true;
     for attempt in 0..2 {
         if !open {
             let vid = visitor.visitor_id();
@@ -364,16 +365,12 @@ impl Handler<ToVisitor> for VisitorSession {
                 VisitorOut::Assigned {
                     conversation_id, ..
                 }
-                | VisitorOut::Queued { conversation_id } => {
-                    if *conversation_id != r.conversation.0 {
-                        // Another tab of this visitor opened a new conversation.
-                        r.conversation = ConversationId(*conversation_id);
-                        r.delivered_upto = 0;
-                    }
-                    r.open = true;
-                }
-                VisitorOut::Closed { conversation_id } if *conversation_id == r.conversation.0 => {
-                    r.open = false
+                | VisitorOut::Queued { conversation_id }
+                    if *conversation_id != r.conversation.0 =>
+                {
+                    // Another tab of this visitor opened a new conversation.
+                    r.conversation = ConversationId(*conversation_id);
+                    r.delivered_upto = 0;
                 }
                 _ => {}
             }

@@ -124,6 +124,13 @@ pub fn insert(
         ))
         .execute(c)?;
         if bumped == 0 {
+            // A resend of a message stored before the conversation closed gets
+            // its original back; sent again, it would be stored twice.
+            if let Some(cid) = new.client_id {
+                if let Some(original) = by_client_id(c, new.conversation_id, cid)? {
+                    return Err(TxError::Duplicate(original));
+                }
+            }
             let exists = conversations::table
                 .find(new.conversation_id.0)
                 .count()
@@ -226,7 +233,28 @@ pub struct OwnedNewMessage {
     pub body: String,
 }
 
+/// A row id read back from a hand-written statement.
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
 impl OwnedNewMessage {
+    /// The message as stored with this id and `seq`.
+    fn stored_as(&self, id: MessageId, seq: i64, created_at: NaiveDateTime) -> Message {
+        Message {
+            id,
+            conversation_id: self.conversation_id,
+            seq,
+            sender: self.sender,
+            agent_id: self.agent_id,
+            client_id: self.client_id.clone(),
+            body: self.body.clone(),
+            created_at,
+        }
+    }
+
     pub fn borrow(&self) -> NewMessage<'_> {
         NewMessage {
             conversation_id: self.conversation_id,
@@ -254,7 +282,102 @@ pub fn insert_batch(
         .unwrap_or(now);
     match conn {
         DbConnection::Pg(pg) => pg_batch::insert(pg, batch, now),
-        DbConnection::Sqlite(_) => insert_batch_by_conversation(conn, batch, now),
+        DbConnection::Sqlite(sqlite) => match sqlite_batch::insert(sqlite, batch, now) {
+            // A resend, or a conversation that is closed or gone: the
+            // statement-per-step path below sorts those out.
+            Err(StorageError::Conflict) => insert_batch_by_conversation(conn, batch, now),
+            other => other,
+        },
+    }
+}
+
+/// SQLite, the common case: no resends, every conversation open. Two
+/// prepared statements per conversation (bump `last_seq` and read it back,
+/// insert each message and read its id back) instead of six. Resends are
+/// rare, so they are not looked for: the unique index catches one, and the
+/// batch is rolled back and left to the full path (`Conflict`), as is a batch
+/// with a closed or unknown conversation.
+mod sqlite_batch {
+    use std::collections::{BTreeMap, HashMap};
+
+    use chrono::NaiveDateTime;
+    use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+    use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
+
+    use super::{Id, OwnedNewMessage, Stored};
+    use crate::domain::MessageId;
+    use crate::storage::prepared::{bind, stmt};
+    use crate::storage::{StorageError, StorageResult};
+
+    #[derive(QueryableByName)]
+    struct LastSeq {
+        #[diesel(sql_type = BigInt)]
+        last_seq: i64,
+    }
+
+    pub fn insert(
+        c: &mut SqliteConnection,
+        batch: &[OwnedNewMessage],
+        now: NaiveDateTime,
+    ) -> StorageResult<Vec<StorageResult<Stored>>> {
+        // A client_id twice in this batch: the later one is a resend of the first.
+        let mut first: HashMap<(i64, &str), usize> = HashMap::new();
+        let mut resend_of: Vec<Option<usize>> = vec![None; batch.len()];
+        let mut by_conv: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+        for (i, m) in batch.iter().enumerate() {
+            if let Some(cid) = m.client_id.as_deref() {
+                if let Some(&j) = first.get(&(m.conversation_id.0, cid)) {
+                    resend_of[i] = Some(j);
+                    continue;
+                }
+                first.insert((m.conversation_id.0, cid), i);
+            }
+            by_conv.entry(m.conversation_id.0).or_default().push(i);
+        }
+        c.transaction::<_, StorageError, _>(|c| {
+            let mut results: Vec<Option<StorageResult<Stored>>> = (0..batch.len()).map(|_| None).collect();
+            for (conv, idx) in &by_conv {
+                let n = idx.len() as i64;
+                let bumped: Vec<LastSeq> = stmt(
+                    "UPDATE conversations SET updated_at = ?, last_seq = last_seq + ? \
+                     WHERE id = ? AND status <> 'closed' RETURNING last_seq",
+                    (bind::<Timestamp, _>(&now), bind::<BigInt, _>(&n), bind::<BigInt, _>(conv)),
+                )
+                .load(c)?;
+                let Some(last) = bumped.first().map(|b| b.last_seq) else {
+                    return Err(StorageError::Conflict);
+                };
+                for (k, &i) in idx.iter().enumerate() {
+                    let m = &batch[i];
+                    let seq = last - n + 1 + k as i64;
+                    let agent = m.agent_id.map(|a| a.0);
+                    let id: Id = stmt(
+                        "INSERT INTO messages (conversation_id, seq, sender, agent_id, client_id, body, created_at) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                        (
+                            bind::<BigInt, _>(conv),
+                            bind::<BigInt, _>(&seq),
+                            bind::<Text, _>(m.sender.as_str()),
+                            bind::<Nullable<BigInt>, _>(&agent),
+                            bind::<Nullable<Text>, _>(&m.client_id),
+                            bind::<Text, _>(m.body.as_str()),
+                            bind::<Timestamp, _>(&now),
+                        ),
+                    )
+                    .get_result(c)?;
+                    results[i] = Some(Ok(Stored::New(m.stored_as(MessageId(id.id), seq, now))));
+                }
+            }
+            for (i, j) in resend_of.iter().enumerate() {
+                if let Some(j) = j {
+                    results[i] = match &results[*j] {
+                        Some(Ok(Stored::New(n))) => Some(Ok(Stored::Duplicate(n.clone()))),
+                        _ => Some(Err(StorageError::NotFound)),
+                    };
+                }
+            }
+            Ok(results.into_iter().map(|r| r.unwrap_or(Err(StorageError::NotFound))).collect())
+        })
     }
 }
 
@@ -288,6 +411,14 @@ fn insert_batch_by_conversation(
                     .get_result::<i64>(c)?
                     > 0;
                 for &i in idx {
+                    // A resend of a message stored before it closed: the original.
+                    if let Some(original) = match batch[i].client_id.as_deref() {
+                        Some(cid) if exists => by_client_id(c, ConversationId(*conv), cid)?,
+                        _ => None,
+                    } {
+                        results[i] = Some(Ok(Stored::Duplicate(original)));
+                        continue;
+                    }
                     results[i] = Some(Err(if exists {
                         StorageError::ConversationClosed
                     } else {
@@ -425,10 +556,11 @@ mod pg_batch {
 
     use chrono::NaiveDateTime;
     use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
-    use diesel::{sql_query, Connection, PgConnection, QueryableByName, RunQueryDsl};
+    use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 
-    use super::{Message, OwnedNewMessage, Row, Stored};
-    use crate::domain::{ConversationId, MessageId};
+    use super::{Id, Message, OwnedNewMessage, Row, Stored};
+    use crate::domain::MessageId;
+    use crate::storage::prepared::{bind, stmt};
     use crate::storage::{StorageError, StorageResult};
 
     #[derive(QueryableByName)]
@@ -437,12 +569,6 @@ mod pg_batch {
         id: i64,
         #[diesel(sql_type = BigInt)]
         last_seq: i64,
-    }
-
-    #[derive(QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = BigInt)]
-        id: i64,
     }
 
     #[derive(QueryableByName)]
@@ -460,28 +586,48 @@ mod pg_batch {
         batch: &[OwnedNewMessage],
         now: NaiveDateTime,
     ) -> StorageResult<Vec<StorageResult<Stored>>> {
+        // Resends are rare (a client that lost an answer), so the batch is
+        // first written without looking for them; the unique index on
+        // (conversation_id, client_id) catches one, and then the batch is
+        // rolled back and written again with the look-up.
+        match attempt(pg, batch, now, false) {
+            Err(StorageError::Conflict) => attempt(pg, batch, now, true),
+            other => other,
+        }
+    }
+
+    fn attempt(
+        pg: &mut PgConnection,
+        batch: &[OwnedNewMessage],
+        now: NaiveDateTime,
+        look_up_resends: bool,
+    ) -> StorageResult<Vec<StorageResult<Stored>>> {
         pg.transaction::<_, StorageError, _>(|c| {
             let mut results: Vec<Option<StorageResult<Stored>>> = (0..batch.len()).map(|_| None).collect();
 
             // 1. Resends of messages already stored.
-            let (keys_conv, keys_cid): (Vec<i64>, Vec<String>) = batch
-                .iter()
-                .filter_map(|m| m.client_id.clone().map(|cid| (m.conversation_id.0, cid)))
-                .unzip();
-            let mut known: HashMap<(i64, String), Message> = HashMap::new();
-            if !keys_conv.is_empty() {
-                let rows: Vec<Row> = sql_query(
+            let mut known: HashMap<(i64, &str), Message> = HashMap::new();
+            if look_up_resends {
+                let (keys_conv, keys_cid): (Vec<i64>, Vec<&str>) = batch
+                    .iter()
+                    .filter_map(|m| m.client_id.as_deref().map(|cid| (m.conversation_id.0, cid)))
+                    .unzip();
+                let rows: Vec<Row> = stmt(
                     "SELECT m.id, m.conversation_id, m.seq, m.sender, m.agent_id, m.client_id, m.body, m.created_at \
-                     FROM messages m JOIN UNNEST($1::bigint[], $2::text[]) AS k(conversation_id, client_id) \
+                     FROM messages m JOIN UNNEST(?::bigint[], ?::text[]) AS k(conversation_id, client_id) \
                      ON m.conversation_id = k.conversation_id AND m.client_id = k.client_id",
+                    (bind::<Array<BigInt>, _>(&keys_conv), bind::<Array<Text>, _>(&keys_cid)),
                 )
-                .bind::<Array<BigInt>, _>(&keys_conv)
-                .bind::<Array<Text>, _>(&keys_cid)
                 .load(c)?;
                 for r in rows {
                     let m: Message = r.into();
-                    if let Some(cid) = m.client_id.clone() {
-                        known.insert((m.conversation_id.0, cid), m);
+                    if let Some(k) = batch.iter().find_map(|b| {
+                        b.client_id
+                            .as_deref()
+                            .filter(|cid| b.conversation_id == m.conversation_id && m.client_id.as_deref() == Some(*cid))
+                            .map(|cid| (b.conversation_id.0, cid))
+                    }) {
+                        known.insert(k, m);
                     }
                 }
             }
@@ -490,7 +636,7 @@ mod pg_batch {
             for (i, m) in batch.iter().enumerate() {
                 match m.client_id.as_deref() {
                     Some(cid) => {
-                        if let Some(orig) = known.get(&(m.conversation_id.0, cid.to_owned())) {
+                        if let Some(orig) = known.get(&(m.conversation_id.0, cid)) {
                             results[i] = Some(Ok(Stored::Duplicate(orig.clone())));
                         } else if let std::collections::hash_map::Entry::Vacant(e) = first.entry((m.conversation_id.0, cid)) {
                             e.insert(i);
@@ -510,25 +656,32 @@ mod pg_batch {
             let bumped: Vec<Bumped> = if ids.is_empty() {
                 Vec::new()
             } else {
-                sql_query(
-                    "UPDATE conversations c SET last_seq = c.last_seq + v.n, updated_at = $3 \
-                     FROM (SELECT * FROM UNNEST($1::bigint[], $2::bigint[]) AS u(id, n) ORDER BY id) v \
+                stmt(
+                    "UPDATE conversations c SET last_seq = c.last_seq + v.n, updated_at = ? \
+                     FROM (SELECT * FROM UNNEST(?::bigint[], ?::bigint[]) AS u(id, n) ORDER BY id) v \
                      WHERE c.id = v.id AND c.status <> 'closed' RETURNING c.id, c.last_seq",
+                    (bind::<Timestamp, _>(&now), bind::<Array<BigInt>, _>(&ids), bind::<Array<BigInt>, _>(&ns)),
                 )
-                .bind::<Array<BigInt>, _>(&ids)
-                .bind::<Array<BigInt>, _>(&ns)
-                .bind::<Timestamp, _>(now)
                 .load(c)?
             };
             let mut next: HashMap<i64, i64> = bumped.iter().map(|b| (b.id, b.last_seq - counts[&b.id] + 1)).collect();
 
-            // 3. Conversations not bumped are closed, or do not exist.
+            // 3. Conversations not bumped are closed, or do not exist. A
+            // resend into one must still get its original back (else the
+            // sender would store it again in a new conversation), so without
+            // the look-up the whole batch is written again with it.
             let missing: Vec<i64> = ids.iter().copied().filter(|id| !next.contains_key(id)).collect();
+            if !look_up_resends
+                && fresh
+                    .iter()
+                    .any(|&i| batch[i].client_id.is_some() && !next.contains_key(&batch[i].conversation_id.0))
+            {
+                return Err(StorageError::Conflict);
+            }
             let existing: HashSet<i64> = if missing.is_empty() {
                 HashSet::new()
             } else {
-                sql_query("SELECT id FROM conversations WHERE id = ANY($1::bigint[])")
-                    .bind::<Array<BigInt>, _>(&missing)
+                stmt("SELECT id FROM conversations WHERE id = ANY(?::bigint[])", (bind::<Array<BigInt>, _>(&missing),))
                     .load::<Id>(c)?
                     .into_iter()
                     .map(|r| r.id)
@@ -560,35 +713,27 @@ mod pg_batch {
                 let agent: Vec<Option<i64>> = rows.iter().map(|r| batch[r.0].agent_id.map(|a| a.0)).collect();
                 let cid: Vec<Option<&str>> = rows.iter().map(|r| batch[r.0].client_id.as_deref()).collect();
                 let body: Vec<&str> = rows.iter().map(|r| batch[r.0].body.as_str()).collect();
-                let inserted: Vec<Inserted> = sql_query(
+                let inserted: Vec<Inserted> = stmt(
                     "INSERT INTO messages (conversation_id, seq, sender, agent_id, client_id, body, created_at) \
-                     SELECT u.conversation_id, u.seq, u.sender, u.agent_id, u.client_id, u.body, $7 \
-                     FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[]) \
+                     SELECT u.conversation_id, u.seq, u.sender, u.agent_id, u.client_id, u.body, ?::timestamp \
+                     FROM UNNEST(?::bigint[], ?::bigint[], ?::text[], ?::bigint[], ?::text[], ?::text[]) \
                        AS u(conversation_id, seq, sender, agent_id, client_id, body) \
                      RETURNING id, conversation_id, seq",
+                    (
+                        bind::<Timestamp, _>(&now),
+                        bind::<Array<BigInt>, _>(&conv),
+                        bind::<Array<BigInt>, _>(&seq),
+                        bind::<Array<Text>, _>(&sender),
+                        bind::<Array<Nullable<BigInt>>, _>(&agent),
+                        bind::<Array<Nullable<Text>>, _>(&cid),
+                        bind::<Array<Text>, _>(&body),
+                    ),
                 )
-                .bind::<Array<BigInt>, _>(&conv)
-                .bind::<Array<BigInt>, _>(&seq)
-                .bind::<Array<Text>, _>(&sender)
-                .bind::<Array<Nullable<BigInt>>, _>(&agent)
-                .bind::<Array<Nullable<Text>>, _>(&cid)
-                .bind::<Array<Text>, _>(&body)
-                .bind::<Timestamp, _>(now)
                 .load(c)?;
                 let ids: HashMap<(i64, i64), i64> = inserted.iter().map(|r| ((r.conversation_id, r.seq), r.id)).collect();
                 for &(i, conv, seq) in &rows {
-                    let m = &batch[i];
                     results[i] = Some(match ids.get(&(conv, seq)) {
-                        Some(id) => Ok(Stored::New(Message {
-                            id: MessageId(*id),
-                            conversation_id: ConversationId(conv),
-                            seq,
-                            sender: m.sender,
-                            agent_id: m.agent_id,
-                            client_id: m.client_id.clone(),
-                            body: m.body.clone(),
-                            created_at: now,
-                        })),
+                        Some(id) => Ok(Stored::New(batch[i].stored_as(MessageId(*id), seq, now))),
                         None => Err(StorageError::NotFound),
                     });
                 }

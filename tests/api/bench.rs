@@ -107,3 +107,29 @@ async fn idle_connections_and_churn_scenarios_run(backend: Backend) {
 }
 
 both_backends!(idle_connections_and_churn_scenarios_run);
+
+/// The database-floor scenario stores batches as the server's writer does and
+/// checks what it stored, on both write paths (no server involved).
+async fn the_database_floor_scenario_stores_every_message_once_in_order(backend: Backend) {
+    use livedesk::bench::{store, StoreConfig};
+    for batch in [64, 1] {
+        let db = TestDb::create(backend);
+        let config = StoreConfig {
+            database_url: db.url().to_owned(),
+            conversations: 7,
+            batch,
+            duration: Duration::from_millis(500),
+        };
+        let r = tokio::task::spawn_blocking(move || store(config))
+            .await
+            .unwrap()
+            .expect("the store scenario runs");
+        println!("{}", r.render());
+        assert!(r.correct(), "{}", r.render());
+        assert!(r.stored >= batch as u64 && r.batches > 0);
+        // The database runs on this machine, so its CPU time is readable.
+        assert!(r.cpu_us_per_message().is_some(), "{}", r.render());
+    }
+}
+
+both_backends!(the_database_floor_scenario_stores_every_message_once_in_order);

@@ -406,6 +406,33 @@ async fn a_resend_is_stored_and_delivered_once(backend: Backend) {
     assert_eq!(stored_count(&app, conv).await, 3);
 }
 
+/// The visitor's message was stored but its answer lost; the agent closed
+/// the conversation meanwhile. The resend is answered with the original and
+/// is not stored again in a new conversation (nor shown to an agent twice).
+async fn a_resend_after_the_conversation_closed_is_not_stored_again(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_agent("lin", PW, Role::Agent).await;
+    let (_lb, mut lin, _) = app.agent_online("lin", PW).await;
+    let mut v = Ws::visitor(&app).await;
+    let conv = conv_id(&v.hello(None, None).await);
+    let first = v.say("answer-lost", "did my order ship?").await;
+    assert_eq!(lin.expect("message").await["message"]["seq"], 1);
+    lin.send(json!({"type": "close", "conversation_id": conv}))
+        .await;
+    assert_eq!(v.expect("closed").await["conversation_id"], conv);
+
+    let again = v.say("answer-lost", "did my order ship?").await;
+    assert_eq!(again, first, "the resend gets its original back");
+    assert_eq!(stored_count(&app, conv).await, 1);
+    // The next new message starts the next conversation, at seq 1: the
+    // resend opened none.
+    let next = v.say("new-question", "and another thing").await;
+    assert_ne!(conv_id(&next), conv);
+    assert_eq!(next["seq"], 1);
+    let m = lin.expect("message").await;
+    assert_eq!(m["message"]["client_id"], "new-question");
+}
+
 async fn concurrent_senders_get_gapless_ordered_seqs(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
         s.ws_rate = 1000;
@@ -791,6 +818,7 @@ both_backends!(
     concurrent_claims_have_exactly_one_winner,
     a_visitor_resumes_with_exactly_what_it_missed,
     a_resend_is_stored_and_delivered_once,
+    a_resend_after_the_conversation_closed_is_not_stored_again,
     concurrent_senders_get_gapless_ordered_seqs,
     bad_input_gets_stable_error_codes_and_the_socket_stays_open,
     every_trace_of_a_socket_leaves_the_dispatcher,

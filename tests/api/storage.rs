@@ -65,6 +65,30 @@ fn migrated(db: &TestDb) -> Storage {
     s
 }
 
+/// A migrated database holding one visitor with one conversation.
+fn with_a_conversation(
+    backend: Backend,
+) -> (
+    TestDb,
+    Storage,
+    livedesk::domain::VisitorId,
+    livedesk::domain::ConversationId,
+) {
+    use livedesk::storage::{conversations, visitors};
+    let db = TestDb::create(backend);
+    let s = migrated(&db);
+    let mut c = s.conn().unwrap();
+    let now = Clock::default().now_naive();
+    let v = livedesk::domain::VisitorId(
+        visitors::create(&mut c, "hash", &Default::default(), now)
+            .unwrap()
+            .id,
+    );
+    let conv = conversations::create(&mut c, v, now).unwrap().id;
+    drop(c);
+    (db, s, v, conv)
+}
+
 #[test]
 fn both_backends_get_the_same_tables_and_columns() {
     let (pg_db, lite_db) = (
@@ -347,13 +371,21 @@ fn a_batch_numbers_dedupes_and_refuses_like_single_inserts(backend: Backend) {
     assert!(matches!(&second[2], Ok(Stored::Duplicate(x)) if x.seq == 3));
     assert!(matches!(second[3], Err(StorageError::ConversationClosed)));
     assert!(matches!(second[4], Err(StorageError::NotFound)));
+    // Only new messages, one of them twice: no stored resend to look up.
+    let third = insert_batch(&mut c, &[m(b, "b2"), m(a, "a4"), m(b, "b2")], now).unwrap();
+    assert!(matches!(&third[0], Ok(Stored::New(x)) if x.seq == 2 && x.conversation_id == b));
+    assert!(matches!(&third[1], Ok(Stored::New(x)) if x.seq == 4 && x.conversation_id == a));
+    assert!(
+        matches!(&third[2], Ok(Stored::Duplicate(x)) if x.seq == 2 && x.client_id.as_deref() == Some("b2"))
+    );
     let stored: Vec<i64> = messages::after(&mut c, a, 0, 100)
         .unwrap()
         .iter()
         .map(|x| x.seq)
         .collect();
-    assert_eq!(stored, vec![1, 2, 3]);
-    assert_eq!(conversations::find(&mut c, a).unwrap().last_seq, 3);
+    assert_eq!(stored, vec![1, 2, 3, 4]);
+    assert_eq!(conversations::find(&mut c, a).unwrap().last_seq, 4);
+    assert_eq!(messages::count(&mut c, b).unwrap(), 2);
     assert_eq!(messages::count(&mut c, closed).unwrap(), 0);
 }
 
@@ -450,20 +482,10 @@ fn concurrent_conversation_opens_all_succeed_postgres() {
 /// to its caller's hook before answering, on both write paths: delivery
 /// never waits for the sender.
 fn the_writer_reports_stored_messages_before_answering(backend: Backend, batch: usize) {
-    use livedesk::domain::{Sender, VisitorId};
+    use livedesk::domain::Sender;
     use livedesk::storage::messages::{OwnedNewMessage, Stored};
     use livedesk::storage::writer::MessageWriter;
-    use livedesk::storage::{conversations, visitors};
-    let db = TestDb::create(backend);
-    let s = migrated(&db);
-    let now = Clock::default().now_naive();
-    let conv = {
-        let mut c = s.conn().unwrap();
-        let v = visitors::create(&mut c, "hash", &Default::default(), now).unwrap();
-        conversations::create(&mut c, VisitorId(v.id), now)
-            .unwrap()
-            .id
-    };
+    let (_db, s, _, conv) = with_a_conversation(backend);
     let writer = MessageWriter::start(
         s.clone(),
         Clock::default(),
@@ -509,4 +531,112 @@ fn the_writer_reports_stored_messages_before_answering_postgres() {
 fn the_writer_reports_stored_messages_before_answering_sqlite() {
     the_writer_reports_stored_messages_before_answering(Backend::Sqlite, 64);
     the_writer_reports_stored_messages_before_answering(Backend::Sqlite, 1);
+}
+
+/// A message stored, its answer lost, the conversation closed meanwhile: the
+/// resend gets its original back on every write path (a batch, a single
+/// insert), so the sender does not store it again in a new conversation.
+fn a_resend_into_a_closed_conversation_gets_its_original(backend: Backend) {
+    use livedesk::domain::{Assignment, ConversationStatus, Sender};
+    use livedesk::storage::messages::{insert, insert_batch, OwnedNewMessage, Stored};
+    use livedesk::storage::{conversations, messages, StorageError};
+    let (_db, s, _, conv) = with_a_conversation(backend);
+    let mut c = s.conn().unwrap();
+    let now = Clock::default().now_naive();
+    let m = |cid: &str| OwnedNewMessage {
+        conversation_id: conv,
+        sender: Sender::Visitor,
+        agent_id: None,
+        client_id: Some(cid.to_owned()),
+        body: format!("body {cid}"),
+    };
+    let first = insert_batch(&mut c, &[m("x1"), m("x2")], now).unwrap();
+    assert!(first.iter().all(|r| matches!(r, Ok(Stored::New(_)))));
+    let closed = Assignment {
+        status: ConversationStatus::Closed,
+        agent: None,
+    };
+    conversations::set_assignment(&mut c, conv, closed, now).unwrap();
+
+    let again = insert_batch(&mut c, &[m("x1"), m("x3")], now).unwrap();
+    assert!(
+        matches!(&again[0], Ok(Stored::Duplicate(o)) if o.seq == 1 && o.body == "body x1"),
+        "{:?}",
+        again[0]
+    );
+    assert!(matches!(again[1], Err(StorageError::ConversationClosed)));
+    let single = insert(&mut c, &m("x2").borrow(), now).unwrap();
+    assert!(
+        matches!(&single, Stored::Duplicate(o) if o.seq == 2),
+        "{single:?}"
+    );
+    assert!(matches!(
+        insert(&mut c, &m("x4").borrow(), now),
+        Err(StorageError::ConversationClosed)
+    ));
+    assert_eq!(messages::count(&mut c, conv).unwrap(), 2);
+}
+
+#[test]
+fn a_resend_into_a_closed_conversation_gets_its_original_sqlite() {
+    a_resend_into_a_closed_conversation_gets_its_original(Backend::Sqlite)
+}
+#[test]
+fn a_resend_into_a_closed_conversation_gets_its_original_postgres() {
+    a_resend_into_a_closed_conversation_gets_its_original(Backend::Postgres)
+}
+
+#[derive(QueryableByName, Debug)]
+struct Prepared {
+    #[diesel(sql_type = Text)]
+    statement: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    runs: i64,
+}
+
+/// On PostgreSQL the batch's statements are prepared once per connection and
+/// then only executed (parsing and planning them for every batch was a large
+/// part of the database's work per message).
+#[test]
+fn postgres_batches_reuse_their_prepared_statements() {
+    use livedesk::domain::Sender;
+    use livedesk::storage::messages::{insert_batch, OwnedNewMessage};
+    let (_db, s, _, conv) = with_a_conversation(Backend::Postgres);
+    let mut c = s.conn().unwrap();
+    let now = Clock::default().now_naive();
+    for k in 0..3 {
+        let batch: Vec<OwnedNewMessage> = (0..4)
+            .map(|i| OwnedNewMessage {
+                conversation_id: conv,
+                sender: Sender::Visitor,
+                agent_id: None,
+                client_id: Some(format!("p{k}-{i}")),
+                body: "hello".into(),
+            })
+            .collect();
+        assert!(insert_batch(&mut c, &batch, now)
+            .unwrap()
+            .iter()
+            .all(|r| r.is_ok()));
+    }
+    let DbConnection::Pg(pg) = &mut *c else {
+        unreachable!()
+    };
+    let prepared = diesel::sql_query(
+        "SELECT statement, generic_plans + custom_plans AS runs FROM pg_prepared_statements \
+         WHERE statement LIKE 'INSERT INTO messages%' OR statement LIKE 'UPDATE conversations c SET last_seq%'",
+    )
+    .load::<Prepared>(pg)
+    .unwrap();
+    let mut kinds: Vec<&str> = prepared
+        .iter()
+        .map(|p| p.statement.split_whitespace().next().unwrap_or(""))
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        ["INSERT", "UPDATE"],
+        "each prepared once: {prepared:?}"
+    );
+    assert!(prepared.iter().all(|p| p.runs == 3), "{prepared:?}");
 }
