@@ -54,7 +54,12 @@ macro_rules! binds_for_tuple {
 binds_for_tuple!(A0 V0 0);
 binds_for_tuple!(A0 V0 0, A1 V1 1);
 binds_for_tuple!(A0 V0 0, A1 V1 1, A2 V2 2);
+binds_for_tuple!(A0 V0 0, A1 V1 1, A2 V2 2, A3 V3 3, A4 V4 4);
 binds_for_tuple!(A0 V0 0, A1 V1 1, A2 V2 2, A3 V3 3, A4 V4 4, A5 V5 5, A6 V6 6);
+binds_for_tuple!(
+    A0 V0 0, A1 V1 1, A2 V2 2, A3 V3 3, A4 V4 4, A5 V5 5, A6 V6 6, A7 V7 7, A8 V8 8, A9 V9 9,
+    A10 V10 10
+);
 
 /// Fixed SQL with a `?` where each bind goes; load its rows with `QueryableByName`.
 pub struct Stmt<B> {
@@ -73,7 +78,9 @@ impl<DB: Backend, B: Binds<DB>> QueryFragment<DB> for Stmt<B> {
         // diesel may key its statement cache by it.
         let mut pieces = self.sql.split('?');
         out.push_sql(pieces.next().unwrap_or(""));
-        self.binds.push(&mut out, &mut pieces)
+        self.binds.push(&mut out, &mut pieces)?;
+        debug_assert!(pieces.next().is_none(), "more ? than binds: {}", self.sql);
+        Ok(())
     }
 }
 

@@ -640,3 +640,51 @@ fn postgres_batches_reuse_their_prepared_statements() {
     );
     assert!(prepared.iter().all(|p| p.runs == 3), "{prepared:?}");
 }
+
+/// A `hello` without a token creates the visitor and its queued conversation
+/// (on PostgreSQL in one statement); what it returns is exactly what is stored.
+fn a_new_visitor_arrives_with_a_queued_conversation(backend: Backend) {
+    use livedesk::domain::ConversationStatus;
+    use livedesk::storage::visitors::{self, VisitorInfo};
+    use livedesk::storage::{conversations, StorageError};
+    let db = TestDb::create(backend);
+    let s = migrated(&db);
+    let mut c = s.conn().unwrap();
+    let info = VisitorInfo {
+        name: Some("Vera".into()),
+        email: None,
+        page_url: Some("https://shop.example/cart".into()),
+        referrer: None,
+        user_agent: Some("test agent".into()),
+    };
+    let now = Clock::default().now_naive();
+    let (v, token, conv, fresh) =
+        visitors::arrive(&mut c, None, || "token-one".into(), &info, now).unwrap();
+    assert!(fresh);
+    assert_eq!(token, "token-one");
+    assert_eq!(visitors::find(&mut c, v.visitor_id()).unwrap(), v);
+    assert_eq!(conversations::find(&mut c, conv.id).unwrap(), conv);
+    assert_eq!(conv.visitor_id, v.visitor_id());
+    assert_eq!(conv.assignment.status, ConversationStatus::Queued);
+    assert_eq!((conv.last_seq, v.name.as_deref()), (0, Some("Vera")));
+    // Coming back with the token: the same visitor and conversation.
+    let (again, _, same, fresh) =
+        visitors::arrive(&mut c, Some(token), || unreachable!(), &info, now).unwrap();
+    assert!(!fresh);
+    assert_eq!((again.id, same.id), (v.id, conv.id));
+    // Token hashes are unique: a second new visitor with the same token fails
+    // as a whole, leaving no conversation behind.
+    let before = conversations::list_open(&mut c).unwrap().len();
+    let clash = visitors::arrive(&mut c, None, || "token-one".into(), &info, now);
+    assert!(matches!(clash, Err(StorageError::Conflict)), "{clash:?}");
+    assert_eq!(conversations::list_open(&mut c).unwrap().len(), before);
+}
+
+#[test]
+fn a_new_visitor_arrives_with_a_queued_conversation_sqlite() {
+    a_new_visitor_arrives_with_a_queued_conversation(Backend::Sqlite)
+}
+#[test]
+fn a_new_visitor_arrives_with_a_queued_conversation_postgres() {
+    a_new_visitor_arrives_with_a_queued_conversation(Backend::Postgres)
+}
