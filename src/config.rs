@@ -171,11 +171,12 @@ pub struct Settings {
     #[arg(long, env = "LIVEDESK_WS_BURST", default_value_t = 20)]
     pub ws_burst: u32,
 
-    /// Messages stored per transaction at most (group commit); 1 stores each on its own.
+    /// Messages stored per transaction at most (group commit; on PostgreSQL new
+    /// visitors are batched the same way); 1 stores each on its own.
     #[arg(long, env = "LIVEDESK_WRITE_BATCH", default_value_t = 256)]
     pub write_batch: usize,
 
-    /// How long the writer waits for more messages to join a batch, in microseconds.
+    /// How long a writer waits for more messages (or new visitors) to join a batch, in microseconds.
     #[arg(long, env = "LIVEDESK_WRITE_WINDOW_US", default_value_t = 500)]
     pub write_window_us: u64,
 

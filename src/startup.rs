@@ -159,6 +159,12 @@ impl Application {
                 settings.write_batch,
                 Duration::from_micros(settings.write_window_us),
             ),
+            arrivals: crate::storage::writer::ArrivalWriter::start(
+                storage.clone(),
+                clock.clone(),
+                settings.write_batch,
+                Duration::from_micros(settings.write_window_us),
+            ),
             dispatcher: dispatcher.clone(),
             metrics: metrics.chat.clone(),
             clock: clock.clone(),

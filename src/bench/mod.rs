@@ -204,20 +204,30 @@ pub(crate) async fn visitor_hello(
     server: SocketAddr,
     source: Option<IpAddr>,
 ) -> anyhow::Result<(Ws, i64)> {
-    let mut ws = open(base, "/ws/visitor", server, source, &[]).await?;
-    ws.send(WsMessage::text(r#"{"type":"hello","token":null}"#))
-        .await?;
-    loop {
-        let m = ws.next().await.context("socket closed before welcome")??;
-        if let WsMessage::Text(t) = m {
-            if let Some(f) = Frame::parse(t.as_str()) {
-                if f.kind == "welcome" {
-                    return Ok((ws, f.conversation_id.unwrap_or(0)));
+    // A server that cannot accept (say, out of file descriptors) leaves the
+    // connection in its backlog unanswered: give up instead of hanging.
+    let hello = async {
+        let mut ws = open(base, "/ws/visitor", server, source, &[]).await?;
+        ws.send(WsMessage::text(r#"{"type":"hello","token":null}"#))
+            .await?;
+        loop {
+            let m = ws.next().await.context("socket closed before welcome")??;
+            if let WsMessage::Text(t) = m {
+                if let Some(f) = Frame::parse(t.as_str()) {
+                    if f.kind == "welcome" {
+                        return Ok((ws, f.conversation_id.unwrap_or(0)));
+                    }
                 }
             }
         }
-    }
+    };
+    tokio::time::timeout(HELLO_TIMEOUT, hello)
+        .await
+        .context("no welcome within 30 s")?
 }
+
+/// How long a visitor waits for the server to answer its `hello`.
+const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn csrf_of(html: &str) -> Option<String> {
     let start = html.find(r#"name="csrf_token" value=""#)? + r#"name="csrf_token" value=""#.len();

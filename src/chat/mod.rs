@@ -37,6 +37,8 @@ pub struct ChatContext {
     pub storage: Storage,
     /// Where messages are stored (group commit when the batch size is above 1).
     pub writer: crate::storage::writer::MessageWriter,
+    /// Group commit for new visitors (PostgreSQL with a batch size above 1).
+    pub arrivals: Option<crate::storage::writer::ArrivalWriter>,
     pub dispatcher: Addr<Dispatcher>,
     pub metrics: ChatMetrics,
     pub clock: Clock,

@@ -148,10 +148,20 @@ impl VisitorSession {
             let now = cx.clock.now_naive();
             // A token that is too long, unknown or forged simply starts a new visitor.
             let token = token.filter(|t| !t.is_empty() && t.len() <= TOKEN_MAX);
-            let (visitor, token, conversation, fresh) = cx
-                .storage
-                .run(move |db| visitors::arrive(db, token, new_token, &info, now))
-                .await?;
+            let (visitor, token, conversation, fresh) = match (token, &cx.arrivals) {
+                // A new visitor: with group commit, together with whoever else arrives now.
+                (None, Some(arrivals)) => {
+                    let token = new_token();
+                    let hash = crate::domain::visitor::token_hash(&token);
+                    let (visitor, conversation) = arrivals.arrive(hash, info).await?;
+                    (visitor, token, conversation, true)
+                }
+                (token, _) => {
+                    cx.storage
+                        .run(move |db| visitors::arrive(db, token, new_token, &info, now))
+                        .await?
+                }
+            };
             // Join first, then read the history: nothing stored in between can be missed.
             let reply = cx
                 .dispatcher

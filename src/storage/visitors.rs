@@ -109,7 +109,8 @@ pub fn arrive(
     use crate::domain::visitor::token_hash;
     if let (None, DbConnection::Pg(pg)) = (&token, &mut *conn) {
         let t = new_token();
-        let (v, conv) = arrive_new_pg(pg, &token_hash(&t), info, now)?;
+        let mut arrived = arrive_new_pg(pg, &[(token_hash(&t), info.clone())], now)?;
+        let (v, conv) = arrived.pop().ok_or(StorageError::NotFound)?;
         return Ok((v, t, conv, true));
     }
     conn.transaction(|db| {
@@ -137,71 +138,94 @@ pub fn arrive(
 
 #[derive(QueryableByName)]
 struct NewIds {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    token_hash: String,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     visitor_id: i64,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     id: i64,
 }
 
-/// PostgreSQL, a `hello` without a token: the visitor and its first
-/// conversation in one prepared statement, atomic on its own, so one round
-/// trip instead of seven (BEGIN, two inserts, three reads back, COMMIT). Under
-/// a burst of arrivals those round trips were most of PostgreSQL's work.
-fn arrive_new_pg(
+/// PostgreSQL, `hello`s without a token: each visitor with its first
+/// conversation, all of them in one prepared statement (atomic on its own),
+/// so one round trip and one commit for the lot instead of a transaction of
+/// seven round trips each. Under a burst of arrivals those round trips and
+/// commits were most of PostgreSQL's work. `arrivals` holds (token hash,
+/// what the visitor told); the answer is in the same order.
+pub(crate) fn arrive_new_pg(
     pg: &mut PgConnection,
-    token_hash: &str,
-    info: &VisitorInfo,
+    arrivals: &[(String, VisitorInfo)],
     now: NaiveDateTime,
-) -> StorageResult<(VisitorRow, super::conversations::Conversation)> {
+) -> StorageResult<Vec<(VisitorRow, super::conversations::Conversation)>> {
     use super::prepared::{bind, stmt};
     use crate::domain::{Assignment, ConversationId, ConversationStatus};
     use chrono::Timelike;
-    use diesel::sql_types::{Nullable, Text, Timestamp};
+    use diesel::sql_types::{Array, Nullable, Text, Timestamp};
     // What is stored has microsecond precision: return exactly that.
     let now = now
         .with_nanosecond(now.nanosecond() / 1000 * 1000)
         .unwrap_or(now);
     let queued = ConversationStatus::Queued;
-    let ids: NewIds = stmt(
+    let column = |f: fn(&VisitorInfo) -> &Option<String>| -> Vec<Option<&str>> {
+        arrivals.iter().map(|(_, i)| f(i).as_deref()).collect()
+    };
+    let hashes: Vec<&str> = arrivals.iter().map(|(h, _)| h.as_str()).collect();
+    let (names, emails) = (column(|i| &i.name), column(|i| &i.email));
+    let (pages, referrers) = (column(|i| &i.page_url), column(|i| &i.referrer));
+    let agents = column(|i| &i.user_agent);
+    let rows: Vec<NewIds> = stmt(
         "WITH v AS (INSERT INTO visitors \
            (token_hash, name, email, page_url, referrer, user_agent, first_seen_at, last_seen_at) \
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id) \
-         INSERT INTO conversations (visitor_id, status, last_seq, created_at, updated_at) \
-         SELECT v.id, ?, 0, ?, ? FROM v RETURNING visitor_id, id",
+           SELECT x.*, ?::timestamp, ?::timestamp \
+           FROM UNNEST(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) AS x \
+           RETURNING id, token_hash), \
+         c AS (INSERT INTO conversations (visitor_id, status, last_seq, created_at, updated_at) \
+           SELECT v.id, ?, 0, ?, ? FROM v RETURNING visitor_id, id) \
+         SELECT v.token_hash, c.visitor_id, c.id FROM v JOIN c ON c.visitor_id = v.id",
         (
-            bind::<Text, _>(token_hash),
-            bind::<Nullable<Text>, _>(&info.name),
-            bind::<Nullable<Text>, _>(&info.email),
-            bind::<Nullable<Text>, _>(&info.page_url),
-            bind::<Nullable<Text>, _>(&info.referrer),
-            bind::<Nullable<Text>, _>(&info.user_agent),
             bind::<Timestamp, _>(&now),
             bind::<Timestamp, _>(&now),
+            bind::<Array<Text>, _>(&hashes),
+            bind::<Array<Nullable<Text>>, _>(&names),
+            bind::<Array<Nullable<Text>>, _>(&emails),
+            bind::<Array<Nullable<Text>>, _>(&pages),
+            bind::<Array<Nullable<Text>>, _>(&referrers),
+            bind::<Array<Nullable<Text>>, _>(&agents),
             bind::<Text, _>(queued.as_str()),
             bind::<Timestamp, _>(&now),
             bind::<Timestamp, _>(&now),
         ),
     )
-    .get_result(pg)?;
-    let visitor = VisitorRow {
-        id: ids.visitor_id,
-        name: info.name.clone(),
-        email: info.email.clone(),
-        page_url: info.page_url.clone(),
-        referrer: info.referrer.clone(),
-        user_agent: info.user_agent.clone(),
-        first_seen_at: now,
-        last_seen_at: now,
-    };
-    let conversation = super::conversations::Conversation {
-        id: ConversationId(ids.id),
-        visitor_id: VisitorId(ids.visitor_id),
-        assignment: Assignment {
-            status: queued,
-            agent: None,
-        },
-        last_seq: 0,
-        created_at: now,
-    };
-    Ok((visitor, conversation))
+    .load(pg)?;
+    let mut ids: std::collections::HashMap<String, (i64, i64)> = rows
+        .into_iter()
+        .map(|r| (r.token_hash, (r.visitor_id, r.id)))
+        .collect();
+    arrivals
+        .iter()
+        .map(|(hash, info)| {
+            let (visitor_id, id) = ids.remove(hash).ok_or(StorageError::NotFound)?;
+            let visitor = VisitorRow {
+                id: visitor_id,
+                name: info.name.clone(),
+                email: info.email.clone(),
+                page_url: info.page_url.clone(),
+                referrer: info.referrer.clone(),
+                user_agent: info.user_agent.clone(),
+                first_seen_at: now,
+                last_seen_at: now,
+            };
+            let conversation = super::conversations::Conversation {
+                id: ConversationId(id),
+                visitor_id: VisitorId(visitor_id),
+                assignment: Assignment {
+                    status: queued,
+                    agent: None,
+                },
+                last_seq: 0,
+                created_at: now,
+            };
+            Ok((visitor, conversation))
+        })
+        .collect()
 }

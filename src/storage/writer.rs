@@ -5,6 +5,9 @@
 //! acknowledgement still means "stored". Batch size 1 is the plain path: one
 //! transaction per message, on the blocking pool.
 //!
+//! New visitors on PostgreSQL go the same way (`ArrivalWriter`): the
+//! arrivals of a short window share one statement and one commit.
+//!
 //! The caller also hands in what to do once its message is stored (the chat
 //! layer passes "deliver it"). That runs on the committing thread, in
 //! commit order, before the caller is woken: delivery does not wait for the
@@ -16,8 +19,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::connection::PooledConn;
+use super::conversations::Conversation;
 use super::messages::{self, Message, OwnedNewMessage, Stored};
-use super::{Storage, StorageError, StorageResult};
+use super::visitors::{self, VisitorInfo, VisitorRow};
+use super::{DbConnection, Storage, StorageError, StorageResult};
 use crate::domain::Clock;
 
 /// Runs right after a message is known to be stored: newly committed, or
@@ -92,6 +97,85 @@ impl MessageWriter {
     }
 }
 
+type Arrived = (VisitorRow, Conversation);
+
+struct Arrival {
+    token_hash: String,
+    info: VisitorInfo,
+    reply: oneshot::Sender<StorageResult<Arrived>>,
+}
+
+/// Group commit for new visitors (a `hello` without a token) on PostgreSQL:
+/// the arrivals of a short window are stored in one statement, one commit.
+/// Under a burst of arrivals a commit per `hello` was most of PostgreSQL's
+/// work. (SQLite commits in process and needs none of this.)
+#[derive(Clone)]
+pub struct ArrivalWriter {
+    tx: mpsc::Sender<Arrival>,
+}
+
+impl ArrivalWriter {
+    /// None where it does not apply: SQLite, or batch size 1 (the plain path).
+    pub fn start(storage: Storage, clock: Clock, batch: usize, window: Duration) -> Option<Self> {
+        if batch <= 1 || storage.backend() != super::Backend::Postgres {
+            return None;
+        }
+        let (tx, rx) = mpsc::channel::<Arrival>();
+        std::thread::Builder::new()
+            .name("livedesk-arrivals".into())
+            .spawn(move || {
+                run_batches(
+                    rx,
+                    &storage,
+                    batch,
+                    window,
+                    |conn, jobs: &[Arrival]| match &mut **conn {
+                        DbConnection::Pg(pg) => {
+                            let arrivals: Vec<(String, VisitorInfo)> = jobs
+                                .iter()
+                                .map(|j| (j.token_hash.clone(), j.info.clone()))
+                                .collect();
+                            visitors::arrive_new_pg(pg, &arrivals, clock.now_naive())
+                        }
+                        DbConnection::Sqlite(_) => {
+                            Err(StorageError::Blocking("not PostgreSQL".into()))
+                        }
+                    },
+                    |jobs, outcome| match outcome {
+                        Ok(rows) => {
+                            for (job, row) in jobs.into_iter().zip(rows) {
+                                let _ = job.reply.send(Ok(row));
+                            }
+                        }
+                        Err(text) => {
+                            for job in jobs {
+                                let _ = job.reply.send(Err(StorageError::Blocking(text.clone())));
+                            }
+                        }
+                    },
+                )
+            })
+            .expect("spawn arrivals thread");
+        Some(Self { tx })
+    }
+
+    /// A new visitor with its first (queued) conversation, as stored.
+    /// The caller makes the token and keeps it; only its hash is stored.
+    pub async fn arrive(&self, token_hash: String, info: VisitorInfo) -> StorageResult<Arrived> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Arrival {
+                token_hash,
+                info,
+                reply,
+            })
+            .map_err(|_| StorageError::Blocking("arrival writer stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StorageError::Blocking("arrival writer dropped an arrival".into()))?
+    }
+}
+
 fn write_loop(
     rx: mpsc::Receiver<Job>,
     storage: Storage,
@@ -99,10 +183,51 @@ fn write_loop(
     batch: usize,
     window: Duration,
 ) {
-    // While messages keep coming, the writer keeps its connection (no pool
-    // checkout, no validity query per batch); it gives it back when idle.
+    run_batches(
+        rx,
+        &storage,
+        batch,
+        window,
+        |conn, jobs: &[Job]| {
+            let msgs: Vec<OwnedNewMessage> = jobs.iter().map(|j| j.message.clone()).collect();
+            messages::insert_batch(conn, &msgs, clock.now_naive())
+        },
+        |jobs, outcome| match outcome {
+            Ok(results) => {
+                for (job, r) in jobs.into_iter().zip(results) {
+                    if let Ok(stored) = &r {
+                        (job.on_commit)(stored.message());
+                    }
+                    let _ = job.reply.send(r);
+                }
+            }
+            Err(text) => {
+                for job in jobs {
+                    let _ = job.reply.send(Err(StorageError::Blocking(text.clone())));
+                }
+            }
+        },
+    )
+}
+
+/// Group commit, whatever is written: gathers the jobs that arrive within
+/// `window` of the first (up to `batch`), writes them with `write` in one go
+/// and hands the outcome to `answer`. While jobs keep coming the thread keeps
+/// its connection (no pool checkout, no validity query per batch); it gives
+/// it back when idle. A failed batch is tried once more on a fresh connection
+/// (which hides a connection that broke while held, say the database
+/// restarted), so `write` must be safe to repeat; if that fails too, `answer`
+/// gets the error's text and every sender is told to try again.
+pub(crate) fn run_batches<J, R>(
+    rx: mpsc::Receiver<J>,
+    storage: &Storage,
+    batch: usize,
+    window: Duration,
+    mut write: impl FnMut(&mut PooledConn, &[J]) -> StorageResult<R>,
+    mut answer: impl FnMut(Vec<J>, Result<R, String>),
+) {
     let mut held: Option<PooledConn> = None;
-    let mut next: Option<Job> = None;
+    let mut next: Option<J> = None;
     loop {
         let first = match next.take() {
             Some(j) => j,
@@ -122,19 +247,14 @@ fn write_loop(
                 Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => break,
             }
         }
-        let msgs: Vec<OwnedNewMessage> = jobs.iter().map(|j| j.message.clone()).collect();
-        let now = clock.now_naive();
         let mut outcome = Err(StorageError::Blocking("not tried".into()));
-        // A second try on a fresh connection hides a connection that broke
-        // while held (say, the database restarted). Safe to repeat: a message
-        // committed by the first try comes back as a duplicate of itself.
         for _ in 0..2 {
             let conn = match held.take() {
                 Some(c) => Ok(c),
                 None => storage.conn(),
             };
             outcome = conn.and_then(|mut c| {
-                let r = messages::insert_batch(&mut c, &msgs, now);
+                let r = write(&mut c, &jobs);
                 if r.is_ok() {
                     held = Some(c);
                 }
@@ -144,25 +264,13 @@ fn write_loop(
                 break;
             }
         }
-        match outcome {
-            Ok(results) => {
-                for (job, r) in jobs.into_iter().zip(results) {
-                    if let Ok(stored) = &r {
-                        (job.on_commit)(stored.message());
-                    }
-                    let _ = job.reply.send(r);
-                }
-            }
-            Err(e) => {
-                // Every sender is told to send again; that is safe whether or
-                // not a try committed (a resend comes back as a duplicate).
-                tracing::error!(error = %e, size = msgs.len(), "storing a batch of messages failed");
-                let text = e.to_string();
-                for job in jobs {
-                    let _ = job.reply.send(Err(StorageError::Blocking(text.clone())));
-                }
-            }
-        }
+        answer(
+            jobs,
+            outcome.map_err(|e| {
+                tracing::error!(error = %e, "a batch write failed");
+                e.to_string()
+            }),
+        );
         next = rx.try_recv().ok();
     }
 }

@@ -688,3 +688,61 @@ fn a_new_visitor_arrives_with_a_queued_conversation_sqlite() {
 fn a_new_visitor_arrives_with_a_queued_conversation_postgres() {
     a_new_visitor_arrives_with_a_queued_conversation(Backend::Postgres)
 }
+
+/// New visitors arriving together on PostgreSQL share one statement (group
+/// commit); each caller still gets its own visitor and conversation, exactly
+/// as stored.
+#[test]
+fn arrivals_written_together_each_get_their_own_rows() {
+    use livedesk::domain::visitor::token_hash;
+    use livedesk::storage::visitors::{self, VisitorInfo};
+    use livedesk::storage::writer::ArrivalWriter;
+    use livedesk::storage::{conversations, Backend as StorageBackend};
+    let db = TestDb::create(Backend::Postgres);
+    let s = migrated(&db);
+    assert!(ArrivalWriter::start(
+        s.clone(),
+        Clock::default(),
+        1,
+        std::time::Duration::from_millis(20)
+    )
+    .is_none());
+    assert_eq!(s.backend(), StorageBackend::Postgres);
+    let writer = ArrivalWriter::start(
+        s.clone(),
+        Clock::default(),
+        64,
+        std::time::Duration::from_millis(20),
+    )
+    .expect("PostgreSQL with batches");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let arrived = rt.block_on(async {
+        let calls = (0..20).map(|i| {
+            let info = VisitorInfo {
+                name: Some(format!("visitor {i}")),
+                email: (i % 2 == 0).then(|| format!("v{i}@example.com")),
+                ..Default::default()
+            };
+            writer.arrive(token_hash(&format!("token {i}")), info)
+        });
+        futures_util::future::join_all(calls).await
+    });
+    let mut c = s.conn().unwrap();
+    let mut ids = BTreeSet::new();
+    for (i, r) in arrived.into_iter().enumerate() {
+        let (v, conv) = r.expect("stored");
+        assert_eq!(v.name.as_deref(), Some(format!("visitor {i}").as_str()));
+        assert_eq!(visitors::find(&mut c, v.visitor_id()).unwrap(), v);
+        assert_eq!(conversations::find(&mut c, conv.id).unwrap(), conv);
+        assert_eq!(conv.visitor_id, v.visitor_id());
+        let by_token = visitors::find_by_token_hash(&mut c, &token_hash(&format!("token {i}")))
+            .unwrap()
+            .expect("found by its token");
+        assert_eq!(by_token.id, v.id);
+        assert!(ids.insert(conv.id.0));
+    }
+    assert_eq!(conversations::list_open(&mut c).unwrap().len(), 20);
+}
