@@ -606,7 +606,7 @@ mod pg_batch {
             let mut results: Vec<Option<StorageResult<Stored>>> = (0..batch.len()).map(|_| None).collect();
 
             // 1. Resends of messages already stored.
-            let mut known: HashMap<(i64, &str), Message> = HashMap::new();
+            let mut known: HashMap<(i64, String), Message> = HashMap::new();
             if look_up_resends {
                 let (keys_conv, keys_cid): (Vec<i64>, Vec<&str>) = batch
                     .iter()
@@ -621,13 +621,8 @@ mod pg_batch {
                 .load(c)?;
                 for r in rows {
                     let m: Message = r.into();
-                    if let Some(k) = batch.iter().find_map(|b| {
-                        b.client_id
-                            .as_deref()
-                            .filter(|cid| b.conversation_id == m.conversation_id && m.client_id.as_deref() == Some(*cid))
-                            .map(|cid| (b.conversation_id.0, cid))
-                    }) {
-                        known.insert(k, m);
+                    if let Some(cid) = m.client_id.clone() {
+                        known.insert((m.conversation_id.0, cid), m);
                     }
                 }
             }
@@ -636,7 +631,9 @@ mod pg_batch {
             for (i, m) in batch.iter().enumerate() {
                 match m.client_id.as_deref() {
                     Some(cid) => {
-                        if let Some(orig) = known.get(&(m.conversation_id.0, cid)) {
+                        // (Only the look-up fills `known`: no key is built otherwise.)
+                        let orig = if known.is_empty() { None } else { known.get(&(m.conversation_id.0, cid.to_owned())) };
+                        if let Some(orig) = orig {
                             results[i] = Some(Ok(Stored::Duplicate(orig.clone())));
                         } else if let std::collections::hash_map::Entry::Vacant(e) = first.entry((m.conversation_id.0, cid)) {
                             e.insert(i);
