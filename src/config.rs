@@ -122,9 +122,21 @@ pub struct Settings {
     #[arg(long, env = "LIVEDESK_SECURE_COOKIES", default_value_t = false)]
     pub secure_cookies: bool,
 
-    /// Take the client IP from `X-Forwarded-For` (only behind a trusted reverse proxy).
+    /// Behind one reverse proxy: the client IP is the right-most `X-Forwarded-For`
+    /// entry (the one the proxy appended); entries left of it are the client's own words.
     #[arg(long, env = "LIVEDESK_TRUST_PROXY", default_value_t = false)]
     pub trust_proxy: bool,
+
+    /// Addresses or networks of your reverse proxies, comma-separated
+    /// (`10.0.0.0/8,::1`): when the peer is one, the client IP is the right-most
+    /// `X-Forwarded-For` entry that is not one of them.
+    #[arg(long, env = "LIVEDESK_TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::web::proxy::parse_trusted)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Bearer token that `GET /metrics` requires (`Authorization: Bearer …`).
+    /// Unset: /metrics is public, so keep it off the internet at the proxy.
+    #[arg(long, env = "LIVEDESK_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<Secret>,
 
     /// Password of the first admin, used only when the database has no agents yet.
     /// Unset: one is generated and printed once.

@@ -188,7 +188,11 @@ impl Application {
                     .as_ref()
                     .map(|s| s.expose().to_owned()),
             },
-            trust_proxy: settings.trust_proxy,
+            proxy: crate::web::proxy::ProxyPolicy {
+                trust_peer: settings.trust_proxy,
+                trusted: settings.trusted_proxies.clone(),
+            },
+            metrics_token: settings.metrics_token.clone(),
             dispatcher: dispatcher.clone(),
         });
         let metrics_data = web::Data::new(metrics);
@@ -219,11 +223,7 @@ impl Application {
                 // plain 5xx, counted by the metrics middleware).
                 .wrap(middleware::from_fn(error_pages))
                 .wrap(sessions)
-                .wrap(
-                    middleware::DefaultHeaders::new()
-                        .add(("X-Content-Type-Options", "nosniff"))
-                        .add(("Referrer-Policy", "same-origin")),
-                )
+                .wrap(security_headers(secure))
                 .wrap(middleware::from_fn(metrics::track))
                 .wrap(TracingLogger::default())
                 .configure(crate::web::routes)
@@ -258,6 +258,18 @@ impl Application {
         let result = self.server.await;
         self.dispatcher_system.stop();
         result
+    }
+}
+
+/// Headers on every response; HSTS only when served over HTTPS (secure cookies).
+fn security_headers(https: bool) -> middleware::DefaultHeaders {
+    let h = middleware::DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "same-origin"));
+    if https {
+        h.add(("Strict-Transport-Security", "max-age=31536000"))
+    } else {
+        h
     }
 }
 

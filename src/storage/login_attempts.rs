@@ -51,10 +51,17 @@ pub fn record(
     Ok(())
 }
 
+/// Whose failures to count.
 #[derive(Debug, Clone, Copy)]
 pub enum Key<'a> {
+    /// Everything tried from an address (wrong captchas included).
     Ip(&'a str),
-    Username(&'a str),
+    /// Wrong passwords for an account, from anywhere. Attempts that never
+    /// reached the password check (wrong captcha, CSRF) do not count: anyone
+    /// can make those, so they must not lock the account.
+    Account(&'a str),
+    /// Wrong passwords for an account from one address.
+    AccountFromIp(&'a str, &'a str),
 }
 
 /// Times of the failures for `key` since `since` that came after its last
@@ -66,6 +73,7 @@ pub fn recent_failures(
     since: NaiveDateTime,
     limit: i64,
 ) -> StorageResult<Vec<NaiveDateTime>> {
+    let password_checked = [Outcome::Success.as_str(), Outcome::BadCredentials.as_str()];
     let mut q = login_attempts::table
         .filter(login_attempts::created_at.ge(since))
         .filter(login_attempts::outcome.ne(Outcome::RateLimited.as_str()))
@@ -75,7 +83,13 @@ pub fn recent_failures(
         .into_boxed();
     q = match key {
         Key::Ip(ip) => q.filter(login_attempts::ip.eq(ip.to_owned())),
-        Key::Username(u) => q.filter(login_attempts::username.eq(u.to_owned())),
+        Key::Account(u) => q
+            .filter(login_attempts::username.eq(u.to_owned()))
+            .filter(login_attempts::outcome.eq_any(password_checked)),
+        Key::AccountFromIp(u, ip) => q
+            .filter(login_attempts::username.eq(u.to_owned()))
+            .filter(login_attempts::ip.eq(ip.to_owned()))
+            .filter(login_attempts::outcome.eq_any(password_checked)),
     };
     let rows: Vec<(bool, NaiveDateTime)> = q.load(conn)?;
     Ok(rows

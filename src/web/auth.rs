@@ -51,20 +51,15 @@ impl FromRequest for AdminAgent {
     }
 }
 
-/// The client's IP, from `X-Forwarded-For` only when configured to trust a proxy.
-pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> String {
-    let ip = if trust_proxy {
-        req.connection_info()
-            .realip_remote_addr()
-            .map(str::to_owned)
-    } else {
-        req.peer_addr().map(|a| a.ip().to_string())
+/// The client's IP as `policy` says to read it (see `web::proxy`), bounded in size.
+pub fn client_ip(req: &HttpRequest, policy: &super::proxy::ProxyPolicy) -> String {
+    let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
+        return "unknown".into();
     };
-    let ip = ip.unwrap_or_else(|| "unknown".into());
-    // realip may carry a port; keep just the address, bounded in size.
-    let ip = match ip.parse::<std::net::SocketAddr>() {
-        Ok(sa) => sa.ip().to_string(),
-        Err(_) => ip,
-    };
-    ip.chars().take(64).collect()
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    policy.client_address(peer, &forwarded).to_string()
 }

@@ -163,6 +163,15 @@ pub async fn error_pages(
             header::CACHE_CONTROL,
             header::HeaderValue::from_static("no-store"),
         );
+        // The same protection as every other page: no scripts, no framing.
+        head.headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_static(super::pages::PAGE_CSP_NO_FRAMES),
+        );
+        head.headers.insert(
+            header::X_FRAME_OPTIONS,
+            header::HeaderValue::from_static("DENY"),
+        );
         BoxBody::new(html)
     }))
 }

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod error;
 pub mod i18n;
 pub mod pages;
+pub mod proxy;
 pub mod session;
 pub mod sockets;
 
@@ -21,7 +22,9 @@ pub struct AppState {
     pub clock: Clock,
     pub metrics: Metrics,
     pub login: LoginPolicy,
-    pub trust_proxy: bool,
+    pub proxy: proxy::ProxyPolicy,
+    /// Bearer token /metrics asks for; `None`: metrics are public.
+    pub metrics_token: Option<crate::config::Secret>,
     pub dispatcher: actix::Addr<crate::chat::Dispatcher>,
 }
 

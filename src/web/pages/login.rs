@@ -2,7 +2,8 @@
 //!
 //! Order of checks in POST /login: CSRF, field sizes, rate limit (before any
 //! expensive work, and without telling which check failed), captcha, then the
-//! password on the blocking pool. Every outcome goes to the audit trail.
+//! password on the blocking pool. Every outcome goes to the audit trail, which
+//! is what the limits count.
 
 use actix_session::Session;
 use actix_web::{http::header, http::StatusCode, web, HttpRequest, HttpResponse};
@@ -207,11 +208,16 @@ pub async fn submit(
     let key_name = Username::parse(&form.username)
         .map(|u| u.as_str().to_owned())
         .unwrap_or_else(|_| form.username.trim().to_lowercase());
-    let ip = client_ip(&req, state.trust_proxy);
+    let ip = client_ip(&req, &state.proxy);
     let now = state.clock.now_naive();
     let policy = state.login.clone();
 
-    let (ip_fail, name_fail) = {
+    // Per address: every failure. Per account: wrong passwords only, and the
+    // account's limit binds only addresses that guessed wrong for it lately,
+    // so a stranger cannot lock the owner out without spending real guesses,
+    // and the owner from a clean address still gets to try (OWASP's
+    // per-address-and-account scheme).
+    let (ip_fail, name_fail, pair_fail) = {
         let (ip, name) = (ip.clone(), key_name.clone());
         let since = now - policy.window;
         let limit = i64::from(policy.max_failures) + 1;
@@ -220,14 +226,20 @@ pub async fn submit(
             .run(move |c| -> StorageResult<_> {
                 Ok((
                     login_attempts::recent_failures(c, Key::Ip(&ip), since, limit)?,
-                    login_attempts::recent_failures(c, Key::Username(&name), since, limit)?,
+                    login_attempts::recent_failures(c, Key::Account(&name), since, limit)?,
+                    login_attempts::recent_failures(c, Key::AccountFromIp(&name, &ip), since, 1)?,
                 ))
             })
             .await?
     };
+    let name_wait = if pair_fail.is_empty() {
+        None
+    } else {
+        retry_after(&name_fail, policy.max_failures, policy.window, now)
+    };
     let wait = [
         retry_after(&ip_fail, policy.max_failures, policy.window, now),
-        retry_after(&name_fail, policy.max_failures, policy.window, now),
+        name_wait,
     ]
     .into_iter()
     .flatten()

@@ -54,6 +54,8 @@ impl Chrome {
 
 /// Our pages load scripts, styles and images from livedesk only, and talk only to it.
 const CSP: &str = "default-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'";
+/// `CSP` for a page no other site may frame (error pages use it as it is).
+pub const PAGE_CSP_NO_FRAMES: &str = "default-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 /// Renders a page with the given status; pages are never cached (they carry
 /// tokens) and never framed by another site.

@@ -31,7 +31,27 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-pub async fn metrics(m: web::Data<Metrics>) -> HttpResponse {
+/// GET /metrics: Prometheus text; with `LIVEDESK_METRICS_TOKEN` set, only for
+/// `Authorization: Bearer <token>` (compared in constant time).
+pub async fn metrics(
+    req: HttpRequest,
+    m: web::Data<Metrics>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    if let Some(token) = &state.metrics_token {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !crate::web::session::constant_time_eq(given.as_bytes(), token.expose().as_bytes()) {
+            return HttpResponse::Unauthorized()
+                .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
+                .content_type("text/plain; charset=utf-8")
+                .body("metrics need a token");
+        }
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(m.render())
@@ -62,6 +82,30 @@ pub struct Next {
     next: Option<String>,
 }
 
+/// `next` as a path on this site, normalised as a browser would read it, or
+/// `None`: never a redirect to another site (`//host`, `/\\host`, `/\t/host`
+/// all name one), never a header built from control characters.
+pub fn local_path(next: &str) -> Option<String> {
+    if !next.starts_with('/') || next.chars().any(|c| c.is_control() || c == '\\') {
+        return None;
+    }
+    let base = url::Url::parse("http://livedesk.invalid/").ok()?;
+    let url = base.join(next).ok()?;
+    if url.origin() != base.origin() {
+        return None;
+    }
+    // The parsed form is percent-encoded ASCII: safe in a header.
+    let mut out = url.path().to_owned();
+    if out.starts_with("//") {
+        return None;
+    }
+    if let Some(q) = url.query() {
+        out.push('?');
+        out.push_str(q);
+    }
+    Some(out)
+}
+
 /// GET /lang/{code}?next=/path: remembers the choice in a cookie and goes back.
 pub async fn set_lang(
     req: HttpRequest,
@@ -69,12 +113,8 @@ pub async fn set_lang(
     q: web::Query<Next>,
 ) -> Result<HttpResponse, WebError> {
     let lang = Lang::from_code(&code).ok_or(WebError::NotFound)?;
-    // Only local paths: never an open redirect to another site.
-    let next = q
-        .next
-        .as_deref()
-        .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .unwrap_or("/");
+    let next = q.next.as_deref().and_then(local_path);
+    let next = next.as_deref().unwrap_or("/");
     let secure = req.connection_info().scheme() == "https";
     let cookie = Cookie::build(LANG_COOKIE, lang.code())
         .path("/")
@@ -87,4 +127,34 @@ pub async fn set_lang(
         .insert_header((header::LOCATION, next))
         .cookie(cookie)
         .finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn only_paths_on_this_site_are_followed() {
+        assert_eq!(local_path("/agent").as_deref(), Some("/agent"));
+        assert_eq!(
+            local_path("/admin/agents?x=1").as_deref(),
+            Some("/admin/agents?x=1")
+        );
+        assert_eq!(local_path("/caf\u{e9}").as_deref(), Some("/caf%C3%A9"));
+        for bad in [
+            "//evil.example/",
+            "/\t/evil.example/",
+            "/\n/evil.example/",
+            "/\\evil.example",
+            "/\r\nX: y",
+            "https://evil.example/",
+            "evil.example",
+            "",
+            "/%0aX:%20y\n",
+        ] {
+            assert_eq!(local_path(bad), None, "{bad:?}");
+        }
+        // Dot segments cannot climb out to another host.
+        assert_eq!(local_path("/..//evil.example"), None);
+    }
 }
