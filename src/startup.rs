@@ -151,6 +151,7 @@ impl Application {
             names,
         )
         .start_on_own_thread();
+        let agent_sockets = std::sync::Arc::new(crate::chat::hub::AgentSockets::default());
         let chat = web::Data::new(ChatContext {
             storage: storage.clone(),
             writer: crate::storage::writer::MessageWriter::start(
@@ -174,6 +175,7 @@ impl Application {
                 rate: settings.ws_rate,
                 burst: settings.ws_burst,
             },
+            agent_sockets: agent_sockets.clone(),
         });
         let state = web::Data::new(AppState {
             storage: storage.clone(),
@@ -193,6 +195,7 @@ impl Application {
                 trusted: settings.trusted_proxies.clone(),
             },
             metrics_token: settings.metrics_token.clone(),
+            agent_sockets,
             dispatcher: dispatcher.clone(),
         });
         let metrics_data = web::Data::new(metrics);

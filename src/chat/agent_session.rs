@@ -14,7 +14,7 @@ use super::ChatContext;
 use crate::domain::message::{ClientId, MessageBody};
 use crate::domain::{ConversationId, ConversationStatus, Role, Sender};
 use crate::storage::messages::{self as store, OwnedNewMessage};
-use crate::storage::{agents, conversations, StorageError};
+use crate::storage::{agents, conversations, sessions, StorageError};
 
 const HISTORY_DEFAULT: i64 = 50;
 const HISTORY_MAX: i64 = 200;
@@ -25,6 +25,10 @@ pub struct AgentSession {
     sock: Socket,
     card: AgentCard,
     role: Role,
+    /// The sign-in whose session opened this socket: when it ends, so does the socket.
+    login: String,
+    /// Closed by the server: nothing more goes out.
+    closed: bool,
     /// Conversations this agent owns, as far as this socket has been told.
     mine: HashSet<ConversationId>,
 }
@@ -51,6 +55,7 @@ impl AgentSession {
         ws: actix_ws::Session,
         stream: AggregatedMessageStream,
         agent: &agents::Agent,
+        login: String,
     ) {
         let sock = Socket::new(ws, &cx.sockets);
         let card = AgentCard {
@@ -67,6 +72,8 @@ impl AgentSession {
                 sock,
                 card,
                 role,
+                login,
+                closed: false,
                 mine: HashSet::new(),
             }
         });
@@ -325,22 +332,59 @@ impl AgentSession {
         }));
     }
 
-    /// Disabled or deleted meanwhile (possibly on another node or from the CLI)?
-    fn check_still_active(&self, ctx: &mut Context<Self>) {
+    /// Closes this socket on the server's word; nothing more goes out after it.
+    fn close_for(&mut self, why: CloseReason, ctx: &mut Context<Self>) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        let (code, text) = match why {
+            CloseReason::Disabled => (CloseCode::Policy, "account disabled"),
+            CloseReason::SessionEnded => (CloseCode::Policy, "session ended"),
+            CloseReason::Reauthorize => (CloseCode::Other(REAUTHORIZE), "session changed"),
+        };
+        tracing::info!(agent_id = %self.card.id, reason = text, "agent socket closed by the server");
+        self.sock.close(code, text);
+        ctx.stop();
+    }
+
+    /// Still the account and the session this socket was opened with? Catches
+    /// what the hub cannot: changes made on another node, from the command
+    /// line, or by the clock (expiry).
+    fn check_session(&self, ctx: &mut Context<Self>) {
         let cx = self.cx.clone();
-        let id = self.card.id;
-        let fut = async move { cx.storage.run(move |db| agents::find(db, id)).await };
+        let (id, login) = (self.card.id, self.login.clone());
+        let now = cx.clock.now_naive();
+        let fut = async move {
+            cx.storage
+                .run(move |db| {
+                    let agent = agents::find(db, id)?;
+                    let alive = sessions::login_alive(db, id, &login, now)?;
+                    Ok((agent, alive))
+                })
+                .await
+        };
         ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
-            Ok(a) if a.active => {}
-            Ok(_) | Err(StorageError::NotFound) => {
+            Ok((a, _)) if !a.active => {
                 act.cx.dispatcher.do_send(KickAgent { agent: id });
-                act.sock.close(CloseCode::Policy, "account disabled");
-                ctx.stop();
+                act.close_for(CloseReason::Disabled, ctx);
             }
+            Err(StorageError::NotFound) => {
+                act.cx.dispatcher.do_send(KickAgent { agent: id });
+                act.close_for(CloseReason::Disabled, ctx);
+            }
+            Ok((_, false)) => act.close_for(CloseReason::SessionEnded, ctx),
+            Ok((a, true)) if a.role != act.role || a.display_name != act.card.name => {
+                act.close_for(CloseReason::Reauthorize, ctx)
+            }
+            Ok(_) => {}
             Err(_) => {} // the database blinked; ask again next time
         }));
     }
 }
+
+/// Close code for "your rights changed, connect again" (the dashboard reconnects at once).
+pub const REAUTHORIZE: u16 = 4001;
 
 impl Actor for AgentSession {
     type Context = Context<Self>;
@@ -352,8 +396,14 @@ impl Actor for AgentSession {
                 ctx.stop();
                 return;
             }
-            act.check_still_active(ctx);
+            act.check_session(ctx);
         });
+        self.cx.agent_sockets.register(
+            self.id,
+            self.card.id,
+            self.login.clone(),
+            ctx.address().recipient(),
+        );
         let join = AgentJoin {
             session: self.id,
             agent: self.card.clone(),
@@ -386,6 +436,7 @@ impl Actor for AgentSession {
     }
 
     fn stopping(&mut self, _: &mut Self::Context) -> Running {
+        self.cx.agent_sockets.unregister(self.id);
         self.cx.dispatcher.do_send(AgentLeave { session: self.id });
         Running::Stop
     }
@@ -397,6 +448,9 @@ impl StreamHandler<Result<actix_ws::AggregatedMessage, ProtocolError>> for Agent
         item: Result<actix_ws::AggregatedMessage, ProtocolError>,
         ctx: &mut Self::Context,
     ) {
+        if self.closed {
+            return;
+        }
         match self.sock.intake(item) {
             Intake::Text(t) => self.on_text(&t, ctx),
             Intake::Refused(e) => self.error(e, ctx),
@@ -414,10 +468,8 @@ impl Handler<ToAgent> for AgentSession {
     type Result = ();
     fn handle(&mut self, msg: ToAgent, ctx: &mut Self::Context) {
         let frame = match msg {
-            ToAgent::Close => {
-                self.sock.close(CloseCode::Policy, "account disabled");
-                return ctx.stop();
-            }
+            ToAgent::Close(why) => return self.close_for(why, ctx),
+            ToAgent::Frame(_) if self.closed => return,
             ToAgent::Frame(f) => f,
         };
         let mut newly_mine = None;

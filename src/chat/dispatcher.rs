@@ -1003,7 +1003,7 @@ impl Handler<KickAgent> for Dispatcher {
                 ctx.cancel_future(t);
             }
             for (sid, r) in entry.sessions.drain() {
-                r.do_send(ToAgent::Close);
+                r.do_send(ToAgent::Close(CloseReason::Disabled));
                 self.agent_sessions.remove(&sid);
             }
         }

@@ -32,7 +32,18 @@ pub enum ToVisitor {
 #[rtype(result = "()")]
 pub enum ToAgent {
     Frame(Arc<AgentOut>),
-    Close,
+    Close(CloseReason),
+}
+
+/// Why an agent socket is closed by the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The account was disabled (1008): sign-in is refused from now on.
+    Disabled,
+    /// The session ended: signed out, password reset, expired (1008).
+    SessionEnded,
+    /// The account changed (role, name): reconnect to get the new rights (4001).
+    Reauthorize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 pub mod agent_session;
 pub mod assignment;
 pub mod dispatcher;
+pub mod hub;
 pub mod messages;
 pub mod protocol;
 pub mod ratelimit;
@@ -43,6 +44,8 @@ pub struct ChatContext {
     pub metrics: ChatMetrics,
     pub clock: Clock,
     pub sockets: SocketConfig,
+    /// This node's agent sockets by sign-in.
+    pub agent_sockets: std::sync::Arc<hub::AgentSockets>,
 }
 
 impl ChatContext {

@@ -32,6 +32,7 @@ diesel::table! {
         agent_id -> Nullable<BigInt>,
         state -> Text,
         expires_at -> Timestamp,
+        login_id -> Nullable<Text>,
     }
 }
 

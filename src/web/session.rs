@@ -20,6 +20,9 @@ use crate::domain::{AgentId, Clock};
 use crate::storage::{sessions, Storage};
 
 const AGENT_ID: &str = "agent_id";
+/// Made at sign-in, kept across key renewals: names the sign-in, so its sockets
+/// can be found when it ends.
+const LOGIN_ID: &str = "login_id";
 const CSRF: &str = "csrf";
 const CAPTCHA: &str = "captcha";
 const FLASH: &str = "flash";
@@ -32,12 +35,28 @@ pub fn agent_id(s: &Session) -> Option<AgentId> {
     s.get::<i64>(AGENT_ID).ok().flatten().map(AgentId)
 }
 
+/// The sign-in this session belongs to, when logged in.
+pub fn login_id(s: &Session) -> Option<String> {
+    s.get::<String>(LOGIN_ID).ok().flatten()
+}
+
+/// The sign-in id, made now for a session signed in before there were any.
+pub fn login_id_or_new(s: &Session) -> Result<String, WebError> {
+    if let Some(id) = login_id(s) {
+        return Ok(id);
+    }
+    let id = random_token();
+    s.insert(LOGIN_ID, &id).map_err(session_err)?;
+    Ok(id)
+}
+
 /// Marks the session as logged in as `agent`, under a new session key (no fixation)
 /// and with a new CSRF token.
 pub fn log_in(s: &Session, agent: AgentId) -> Result<(), WebError> {
     s.renew();
     s.remove(CAPTCHA);
     s.insert(AGENT_ID, agent.0).map_err(session_err)?;
+    s.insert(LOGIN_ID, random_token()).map_err(session_err)?;
     s.insert(CSRF, random_token()).map_err(session_err)?;
     Ok(())
 }
@@ -139,11 +158,18 @@ fn key_hash(key: &SessionKey) -> String {
 
 type State = HashMap<String, String>;
 
-fn agent_of(state: &State) -> Option<AgentId> {
-    state
-        .get(AGENT_ID)
-        .and_then(|v| v.parse().ok())
-        .map(AgentId)
+fn owner_of(state: &State) -> sessions::Owner<'_> {
+    sessions::Owner {
+        agent: state
+            .get(AGENT_ID)
+            .and_then(|v| v.parse().ok())
+            .map(AgentId),
+        // Stored as JSON text in the state: `"abc"`.
+        login: state
+            .get(LOGIN_ID)
+            .map(|v| v.trim_matches('"'))
+            .filter(|v| !v.is_empty()),
+    }
 }
 
 impl SessionStore for DbSessionStore {
@@ -168,9 +194,18 @@ impl SessionStore for DbSessionStore {
         let key = generate_session_key();
         let hash = key_hash(&key);
         let expires = self.expiry(ttl);
-        let agent = agent_of(&state);
+        let (agent, login) = {
+            let o = owner_of(&state);
+            (o.agent, o.login.map(str::to_owned))
+        };
         self.storage
-            .run(move |c| sessions::insert(c, &hash, agent, &body, expires))
+            .run(move |c| {
+                let owner = sessions::Owner {
+                    agent,
+                    login: login.as_deref(),
+                };
+                sessions::insert(c, &hash, owner, &body, expires)
+            })
             .await
             .map_err(|e| SaveError::Other(e.into()))?;
         Ok(key)
@@ -186,10 +221,19 @@ impl SessionStore for DbSessionStore {
             serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
         let hash = key_hash(&key);
         let expires = self.expiry(ttl);
-        let agent = agent_of(&state);
+        let (agent, login) = {
+            let o = owner_of(&state);
+            (o.agent, o.login.map(str::to_owned))
+        };
         let updated = self
             .storage
-            .run(move |c| sessions::update(c, &hash, agent, &body, expires))
+            .run(move |c| {
+                let owner = sessions::Owner {
+                    agent,
+                    login: login.as_deref(),
+                };
+                sessions::update(c, &hash, owner, &body, expires)
+            })
             .await
             .map_err(|e| UpdateError::Other(e.into()))?;
         if updated {
@@ -198,6 +242,7 @@ impl SessionStore for DbSessionStore {
         // The row was deleted meanwhile (logout elsewhere, agent disabled):
         // start over without the login rather than bring the session back.
         state.remove(AGENT_ID);
+        state.remove(LOGIN_ID);
         self.save(state, ttl).await.map_err(|e| match e {
             SaveError::Serialization(e) => UpdateError::Serialization(e),
             SaveError::Other(e) => UpdateError::Other(e),

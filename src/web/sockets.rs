@@ -64,6 +64,7 @@ pub async fn agent(
     body: web::Payload,
     chat: web::Data<ChatContext>,
     agent: Option<CurrentAgent>,
+    s: actix_session::Session,
 ) -> actix_web::Result<HttpResponse> {
     if !same_origin(&req) {
         return Ok(HttpResponse::Forbidden()
@@ -75,7 +76,9 @@ pub async fn agent(
             .content_type("text/plain")
             .body("sign in first"));
     };
+    // The socket lives as long as this sign-in does.
+    let login = super::session::login_id_or_new(&s)?;
     let (res, session, stream) = streams(&req, body)?;
-    AgentSession::start(chat.into_inner(), session, stream, &agent);
+    AgentSession::start(chat.into_inner(), session, stream, &agent, login);
     Ok(res)
 }

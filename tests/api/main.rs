@@ -13,5 +13,6 @@ mod hardening;
 mod health;
 mod lockout;
 mod login;
+mod socket_sessions;
 mod storage;
 mod widget;

@@ -7,6 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{format_time, render, see_other, Chrome};
+use crate::chat::{hub::Logins, messages::CloseReason};
 use crate::domain::{password, AgentId, DisplayName, NewPassword, Role, Username, ValidationError};
 use crate::storage::agents::{self, Agent, NewAgent};
 use crate::storage::{login_attempts, sessions, StorageError, StorageResult};
@@ -390,14 +391,21 @@ pub async fn update(
 ) -> Result<HttpResponse, WebError> {
     session::check_csrf(&s, &form.csrf_token)?;
     let id = *id;
-    load(&state, id).await?;
+    let before = load(&state, id).await?;
     let result = async {
         let display = DisplayName::parse(&form.display_name)?;
         let role = Role::parse(&form.role)?;
+        let name = display.as_str().to_owned();
         state
             .storage
             .run(move |c| agents::update_profile(c, AgentId(id), display.as_str(), role))
             .await?;
+        if before.role != role || before.display_name != name {
+            // Open sockets carry the old rights and name: they reconnect with the new.
+            state
+                .agent_sockets
+                .close(AgentId(id), Logins::All, CloseReason::Reauthorize);
+        }
         tracing::info!(admin = %admin.0.id, agent_id = id, role = role.as_str(), "agent profile changed");
         Ok(Flash::Saved)
     }
@@ -423,21 +431,33 @@ pub async fn reset_password(
     session::check_csrf(&s, &form.csrf_token)?;
     let id = *id;
     load(&state, id).await?;
-    let own = admin.0.id == AgentId(id);
+    // Changing one's own password keeps this sign-in and ends every other.
+    let keep = (admin.0.id == AgentId(id))
+        .then(|| session::login_id(&s))
+        .flatten();
     let result = async {
         let pw = NewPassword::parse(&form.password)?;
+        let kept = keep.clone();
         state
             .storage
             .run(move |c| {
                 let hash = password::hash_password(pw.expose());
                 agents::set_password_hash(c, AgentId(id), &hash)?;
-                // Whoever held the old password is signed out (not the admin doing this).
-                if !own {
-                    sessions::delete_for_agent(c, AgentId(id))?;
-                }
+                // Whoever held the old password is signed out.
+                match &kept {
+                    Some(login) => sessions::delete_for_agent_except(c, AgentId(id), login)?,
+                    None => sessions::delete_for_agent(c, AgentId(id))?,
+                };
                 Ok(())
             })
             .await?;
+        let which = match &keep {
+            Some(login) => Logins::AllBut(login),
+            None => Logins::All,
+        };
+        state
+            .agent_sockets
+            .close(AgentId(id), which, CloseReason::SessionEnded);
         tracing::info!(admin = %admin.0.id, agent_id = id, "agent password reset");
         Ok(Flash::Password)
     }
@@ -480,6 +500,9 @@ pub async fn set_active(
             })
             .await?;
         if !active {
+            state
+                .agent_sockets
+                .close(AgentId(id), Logins::All, CloseReason::Disabled);
             // Its sockets close and its conversations move now, not after the grace period.
             state
                 .dispatcher

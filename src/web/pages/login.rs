@@ -12,6 +12,7 @@ use chrono::{Duration, NaiveDateTime};
 use serde::Deserialize;
 
 use super::{render, see_other, Chrome};
+use crate::chat::{hub::Logins, messages::CloseReason};
 use crate::domain::{agent::PASSWORD_MAX, agent::USERNAME_MAX, password, AgentId, Username};
 use crate::storage::login_attempts::{self, Key, Outcome};
 use crate::storage::{agents, StorageResult};
@@ -343,9 +344,20 @@ pub struct CsrfOnly {
     csrf_token: String,
 }
 
-pub async fn logout(s: Session, form: web::Form<CsrfOnly>) -> Result<HttpResponse, WebError> {
+pub async fn logout(
+    s: Session,
+    state: web::Data<AppState>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, WebError> {
     session::check_csrf(&s, &form.csrf_token)?;
+    let (agent, login) = (session::agent_id(&s), session::login_id(&s));
     s.purge();
+    // The sockets this sign-in opened end with it (other sign-ins stay).
+    if let (Some(agent), Some(login)) = (agent, login) {
+        state
+            .agent_sockets
+            .close(agent, Logins::Only(&login), CloseReason::SessionEnded);
+    }
     Ok(see_other("/login"))
 }
 

@@ -1,0 +1,2 @@
+DROP INDEX sessions_login;
+ALTER TABLE sessions DROP COLUMN login_id;

@@ -1,0 +1,4 @@
+-- Which sign-in a session row belongs to, so the sockets opened under it can
+-- be found and closed when it ends (sign-out, password reset, expiry).
+ALTER TABLE sessions ADD COLUMN login_id TEXT;
+CREATE INDEX sessions_login ON sessions (login_id);
