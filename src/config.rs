@@ -183,6 +183,14 @@ pub struct Settings {
     #[arg(long, env = "LIVEDESK_WS_BURST", default_value_t = 20)]
     pub ws_burst: u32,
 
+    /// Visitor sockets one client address may hold open at once (0: no limit).
+    #[arg(long, env = "LIVEDESK_VISITOR_SOCKETS_PER_IP", default_value_t = 50)]
+    pub visitor_sockets_per_ip: usize,
+
+    /// New conversations one client address may open per minute (0: no limit).
+    #[arg(long, env = "LIVEDESK_NEW_CONVERSATIONS_PER_IP", default_value_t = 20)]
+    pub new_conversations_per_ip: usize,
+
     /// Messages stored per transaction at most (group commit; on PostgreSQL new
     /// visitors are batched the same way); 1 stores each on its own.
     #[arg(long, env = "LIVEDESK_WRITE_BATCH", default_value_t = 256)]

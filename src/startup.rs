@@ -176,6 +176,10 @@ impl Application {
                 burst: settings.ws_burst,
             },
             agent_sockets: agent_sockets.clone(),
+            visitor_limits: crate::chat::limits::VisitorLimits::new(
+                settings.visitor_sockets_per_ip,
+                settings.new_conversations_per_ip,
+            ),
         });
         let state = web::Data::new(AppState {
             storage: storage.clone(),

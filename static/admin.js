@@ -1,6 +1,13 @@
-/* Admin console: who is online, their status and load, refreshed every few seconds. */
+/* Admin console: who is online, their status and load, refreshed every few seconds;
+ * confirmation before the actions that cannot be undone. */
 (function () {
   "use strict";
+  // Forms that cannot be undone ask first (disable an account, close the queue).
+  Array.prototype.forEach.call(document.querySelectorAll("form[data-confirm]"), function (f) {
+    f.addEventListener("submit", function (e) {
+      if (!window.confirm(f.dataset.confirm)) e.preventDefault();
+    });
+  });
   var card = document.getElementById("presence-card");
   if (!card) return;
   var T = JSON.parse(card.dataset.i18n);

@@ -12,19 +12,45 @@
     online: $("pane-online"), msgs: $("messages"), input: $("input"), composer: $("composer"),
     typing: $("typing"), claim: $("claim-btn"), transferSel: $("transfer-select"), transfer: $("transfer-btn"),
     close: $("close-btn"), older: $("older-btn"), details: $("details"), toggle: $("status-toggle"),
-    statusLabel: $("status-label"), conn: $("conn"), toast: $("toast"), notify: $("notify-btn")
+    statusLabel: $("status-label"), conn: $("conn"), toast: $("toast"), notify: $("notify-btn"),
+    closed: $("closed"), hint: $("hint"), notice: $("pane-notice")
   };
+  var MAX_BYTES = 4096; // what the server accepts, counted as it counts: UTF-8 bytes
+  var RECENT_MAX = 20;
 
   var ws = null, backoff = 1000, me = null, agents = [];
   var convs = new Map();     // id -> conversation object (server view + local fields)
   var msgs = new Map();      // id -> Map(seq -> message)
   var pending = new Map();   // client_id -> {conversation_id, body}
-  var selected = null, typingTimer = null, audio = null;
+  var drafts = new Map();    // conversation id -> text typed and not sent (never lost)
+  var selected = null, typingTimer = null, audio = null, olderFor = null;
 
   function send(frame) { if (ws && ws.readyState === 1) ws.send(JSON.stringify(frame)); }
   function fill(tpl, vars) { return tpl.replace(/\{(\w+)\}/g, function (_, k) { return vars[k] == null ? "" : vars[k]; }); }
   function label(c) { return (c.visitor && c.visitor.name) || fill(T.visitor_label, { id: c.visitor ? c.visitor.id : "?" }); }
   function time(iso) { return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
+  function dayLabel(d) {
+    var today = new Date(); today.setHours(0, 0, 0, 0);
+    var day = new Date(d); day.setHours(0, 0, 0, 0);
+    var diff = Math.round((today - day) / 86400000);
+    if (diff === 0) return T.today;
+    if (diff === 1) return T.yesterday;
+    return d.toLocaleDateString([], { year: "numeric", month: "short", day: "numeric", weekday: "short" });
+  }
+  function waited(iso) {
+    var mins = Math.floor((Date.now() - new Date(iso).getTime()) / 60000);
+    if (!(mins >= 1)) return T.just_now;
+    if (mins < 60) return fill(T.minutes, { n: mins });
+    return fill(T.hours, { n: Math.floor(mins / 60) });
+  }
+  function byteLength(text) { return new TextEncoder().encode(text).length; }
+  // Server error codes in the reader's language (the frame's own text is English).
+  function errorText(code) {
+    var known = { forbidden: T.err_forbidden, not_found: T.err_not_found, already_assigned: T.err_already_assigned,
+                  agent_offline: T.err_agent_offline, closed: T.err_closed, rate_limited: T.err_rate_limited,
+                  unavailable: T.err_unavailable };
+    return known[code] || T.err_generic;
+  }
   function toast(text) {
     el.toast.textContent = text;
     el.toast.hidden = false;
@@ -72,12 +98,50 @@
   }
 
   // ---- lists ----
+  function listItem(c, extra) {
+    var li = document.createElement("li");
+    li.tabIndex = 0;
+    li.dataset.id = c.id;
+    li.setAttribute("role", "button");
+    if (c.id === selected) li.className = "active";
+    var who = document.createElement("span");
+    who.className = "who";
+    who.dir = "auto";
+    var dot = document.createElement("span");
+    dot.className = "dot" + (c.visitor && c.visitor.online ? " on" : "");
+    who.appendChild(dot);
+    who.appendChild(document.createTextNode(label(c)));
+    li.appendChild(who);
+    var badge = document.createElement("span");
+    if (c.unread > 0) { badge.className = "badge unread"; badge.textContent = String(c.unread); }
+    li.appendChild(badge);
+    var pv = document.createElement("span");
+    pv.className = "preview";
+    pv.dir = "auto";
+    pv.textContent = c.status === "closed" ? T.status_closed : (c.last_message || "");
+    li.appendChild(pv);
+    if (extra) {
+      var w = document.createElement("span");
+      w.className = "wait";
+      w.textContent = extra;
+      li.appendChild(w);
+    }
+    li.addEventListener("click", function () { select(c.id); });
+    li.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(c.id); } });
+    return li;
+  }
+
   function renderLists() {
-    var all = Array.from(convs.values()).filter(function (c) { return c.status !== "closed" || c.id === selected; });
-    all.sort(function (a, b) { return (b.updated_at || "").localeCompare(a.updated_at || ""); });
-    [[el.mine, all.filter(function (c) { return c.agent && me && c.agent.id === me.id; })],
-     [el.queue, all.filter(function (c) { return c.status === "queued"; })]].forEach(function (pair) {
-      var ul = pair[0], items = pair[1];
+    var all = Array.from(convs.values());
+    var newest = function (a, b) { return (b.updated_at || "").localeCompare(a.updated_at || ""); };
+    var mine = all.filter(function (c) { return c.status !== "closed" && c.agent && me && c.agent.id === me.id; }).sort(newest);
+    // The longest wait first: whoever has waited most is answered first.
+    var queue = all.filter(function (c) { return c.status === "queued"; })
+      .sort(function (a, b) { return (a.created_at || "").localeCompare(b.created_at || ""); });
+    var closed = all.filter(function (c) { return c.status === "closed" && !c.gone; }).sort(newest).slice(0, RECENT_MAX);
+    [[el.mine, mine, null], [el.queue, queue, function (c) { return fill(T.waiting_for, { t: waited(c.created_at) }); }],
+     [el.closed, closed, null]].forEach(function (triple) {
+      var ul = triple[0], items = triple[1], extra = triple[2];
       ul.textContent = "";
       if (!items.length) {
         var e = document.createElement("li");
@@ -86,57 +150,56 @@
         ul.appendChild(e);
         return;
       }
-      items.forEach(function (c) {
-        var li = document.createElement("li");
-        li.tabIndex = 0;
-        li.dataset.id = c.id;
-        li.setAttribute("role", "button");
-        if (c.id === selected) li.className = "active";
-        var who = document.createElement("span");
-        who.className = "who";
-        var dot = document.createElement("span");
-        dot.className = "dot" + (c.visitor && c.visitor.online ? " on" : "");
-        who.appendChild(dot);
-        who.appendChild(document.createTextNode(label(c)));
-        li.appendChild(who);
-        var badge = document.createElement("span");
-        if (c.unread > 0) { badge.className = "badge unread"; badge.textContent = String(c.unread); }
-        li.appendChild(badge);
-        var pv = document.createElement("span");
-        pv.className = "preview";
-        pv.textContent = c.status === "closed" ? T.status_closed : (c.last_message || "");
-        li.appendChild(pv);
-        li.addEventListener("click", function () { select(c.id); });
-        li.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(c.id); } });
-        ul.appendChild(li);
-      });
+      items.forEach(function (c) { ul.appendChild(listItem(c, extra && extra(c))); });
     });
     var total = 0;
     convs.forEach(function (c) { if (c.agent && me && c.agent.id === me.id) total += c.unread || 0; });
     document.title = (total ? "(" + total + ") " : "") + document.title.replace(/^\(\d+\) /, "");
   }
+  // Waiting times move on by themselves.
+  setInterval(function () { if (el.queue.querySelector(".wait")) renderLists(); }, 30000);
 
   function upsert(c) {
     var old = convs.get(c.id);
     // Keep the local unread count when the server's is older news.
-    convs.set(c.id, Object.assign({}, old || {}, c));
+    var merged = Object.assign({}, old || {}, c);
+    // News of it for this agent means it is on this agent's screen for a reason again.
+    merged.gone = false;
+    convs.set(c.id, merged);
     if (c.id === selected) renderPane();
   }
 
   // ---- the open conversation ----
-  function renderMessages() {
-    var c = convs.get(selected);
-    el.msgs.textContent = "";
-    var m = msgs.get(selected) || new Map();
+  /// Redraws the transcript. `how`: "bottom" (opening it, or our own message),
+  /// "keep" (older history came in above: the reader stays where they were),
+  /// or "follow" (new message: stay at the bottom only if already there).
+  function renderMessages(how) {
+    var box = el.msgs;
+    var atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+    var fromBottom = box.scrollHeight - box.scrollTop;
+    box.textContent = "";
+    var m = msgs.get(selected) || new Map(), lastDay = null;
+    var dayOf = function (iso) { var d = iso ? new Date(iso) : new Date(); return d.toDateString(); };
+    var addDay = function (iso) {
+      var d = dayOf(iso);
+      if (d === lastDay) return;
+      lastDay = d;
+      var li = document.createElement("li");
+      li.className = "day";
+      li.textContent = dayLabel(iso ? new Date(iso) : new Date());
+      box.appendChild(li);
+    };
     Array.from(m.keys()).sort(function (a, b) { return a - b; }).forEach(function (s) {
-      el.msgs.appendChild(bubble(m.get(s), false));
+      addDay(m.get(s).created_at);
+      box.appendChild(bubble(m.get(s), false));
     });
     pending.forEach(function (p, cid) {
-      if (p.conversation_id === selected) el.msgs.appendChild(bubble({ sender: "agent", body: p.body, client_id: cid }, true));
+      if (p.conversation_id === selected) { addDay(null); box.appendChild(bubble({ sender: "agent", body: p.body, client_id: cid }, true)); }
     });
     el.older.hidden = !(minSeq(selected) > 1);
-    el.msgs.scrollTop = el.msgs.scrollHeight;
-    if (c) el.typing.hidden = true;
+    if (how === "keep") box.scrollTop = box.scrollHeight - fromBottom;
+    else if (how === "bottom" || atBottom) box.scrollTop = box.scrollHeight;
+    el.typing.hidden = true;
   }
 
   function bubble(m, isPending) {
@@ -145,6 +208,7 @@
     if (m.seq) li.dataset.seq = m.seq;
     var b = document.createElement("div");
     b.className = "bubble";
+    b.dir = "auto"; // right-to-left text reads right to left
     b.textContent = m.body;
     var meta = document.createElement("div");
     meta.className = "meta";
@@ -155,6 +219,25 @@
   }
 
   function text(id, v) { $(id).textContent = v || T.unknown; }
+  function pageLink(url) {
+    var dd = $("d-page");
+    dd.textContent = "";
+    var ok = false;
+    try { ok = /^https?:$/.test(new URL(url).protocol); } catch (e) { ok = false; }
+    if (!url || !ok) { dd.textContent = url || T.unknown; return; }
+    var a = document.createElement("a");
+    a.href = url;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    a.textContent = url;
+    dd.appendChild(a);
+  }
+  function localTime(zone) {
+    if (!zone) return null;
+    try {
+      return new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone: zone }) + " (" + zone + ")";
+    } catch (e) { return null; }
+  }
 
   function renderPane() {
     var c = convs.get(selected);
@@ -166,10 +249,17 @@
     el.online.className = "dot" + (c.visitor && c.visitor.online ? " on" : "");
     el.online.title = c.visitor && c.visitor.online ? T.visitor_online : T.visitor_offline;
     var mine = c.agent && me && c.agent.id === me.id;
-    el.claim.hidden = c.status !== "queued";
-    el.transfer.hidden = el.transferSel.hidden = !(mine || (me && me.role === "admin")) || c.status === "closed";
-    el.close.hidden = c.status === "closed";
-    el.composer.hidden = !(mine || (me && me.role === "admin")) || c.status === "closed";
+    var admin = me && me.role === "admin";
+    var live = c.status !== "closed" && !c.gone;
+    // Only what this agent can do now is shown: nothing to type into that would be refused.
+    var canAct = live && c.status === "assigned" && (mine || admin);
+    el.claim.hidden = !(live && c.status === "queued");
+    el.transfer.hidden = el.transferSel.hidden = !canAct;
+    el.close.hidden = !(live && (mine || admin || c.status === "queued"));
+    el.composer.hidden = !canAct;
+    el.hint.hidden = !canAct || !el.hint.textContent;
+    el.notice.hidden = !c.gone;
+    el.notice.textContent = c.gone ? T.no_longer_yours : "";
     el.transferSel.textContent = "";
     var first = document.createElement("option");
     first.value = "";
@@ -183,18 +273,22 @@
       el.transferSel.appendChild(o);
     });
     var v = c.visitor || {};
-    text("d-name", v.name); text("d-email", v.email); text("d-page", v.page_url);
+    text("d-name", v.name); text("d-email", v.email); pageLink(v.page_url);
+    text("d-local", localTime(v.timezone));
     text("d-referrer", v.referrer); text("d-browser", v.user_agent);
     text("d-first", v.first_seen_at ? new Date(v.first_seen_at).toLocaleString() : null);
   }
 
   function select(id) {
+    if (selected !== null && selected !== id) saveDraft();
     selected = id;
     var c = convs.get(id);
     if (c) c.unread = 0;
+    el.input.value = drafts.get(id) || "";
+    checkLength();
     renderLists();
     renderPane();
-    renderMessages();
+    renderMessages("bottom");
     if (!msgs.has(id) || msgs.get(id).size === 0) send({ type: "history", conversation_id: id, limit: 50 });
     else markRead();
     el.input.focus();
@@ -224,6 +318,8 @@
       ws = null;
       el.conn.className = "conn off";
       if (e.code === 1008) { location.href = "/login"; return; }
+      // The account's rights changed: connect again at once to get the new ones.
+      if (e.code === 4001) { setTimeout(connect, 50); return; }
       setTimeout(connect, backoff + Math.random() * 400);
       backoff = Math.min(backoff * 2, 15000);
     };
@@ -248,9 +344,14 @@
         renderLists();
         if (selected && !convs.has(selected)) selected = null;
         renderPane();
-        if (selected) renderMessages();
+        if (selected) renderMessages("follow");
         break;
       }
+      case "recent":
+        // Closed lately: reachable again after a reload (live ones win).
+        f.conversations.forEach(function (c) { if (!convs.has(c.id)) convs.set(c.id, c); });
+        renderLists();
+        break;
       case "conversation": {
         var c = f.conversation, before = convs.get(c.id);
         var newlyMine = c.agent && me && c.agent.id === me.id && !(before && before.agent && before.agent.id === me.id);
@@ -261,13 +362,19 @@
       }
       case "unassigned":
         if (f.conversation_id !== selected) convs.delete(f.conversation_id);
-        else { var s = convs.get(selected); if (s) { s.agent = null; s.status = "closed"; } }
+        else {
+          // Still on screen: readable, but nothing more to do here; say why.
+          var s = convs.get(selected);
+          if (s) { s.agent = null; s.gone = true; }
+        }
         renderLists();
         renderPane();
         break;
       case "history": {
         f.messages.forEach(store);
-        if (f.conversation_id === selected) { renderMessages(); markRead(); }
+        var older = olderFor === f.conversation_id;
+        if (older) olderFor = null;
+        if (f.conversation_id === selected) { renderMessages(older ? "keep" : "follow"); markRead(); }
         break;
       }
       case "message": {
@@ -281,7 +388,7 @@
           if (m.sender === "visitor" && !looking) { conv.unread = (conv.unread || 0) + 1; alertNew(conv, m); }
           else if (m.sender === "visitor") markRead();
         }
-        if (m.conversation_id === selected) { el.typing.hidden = true; renderMessages(); }
+        if (m.conversation_id === selected) { el.typing.hidden = true; renderMessages("follow"); }
         renderLists();
         break;
       }
@@ -290,7 +397,7 @@
         store(f.message);
         var cv = convs.get(f.message.conversation_id);
         if (cv) { cv.last_message = f.message.body.slice(0, 120); cv.updated_at = f.message.created_at; }
-        if (f.message.conversation_id === selected) renderMessages();
+        if (f.message.conversation_id === selected) renderMessages("bottom");
         renderLists();
         break;
       }
@@ -309,11 +416,21 @@
         el.toggle.checked = f.status === "online";
         el.statusLabel.textContent = el.toggle.checked ? T.online : T.away;
         break;
-      case "error":
-        if (f.client_id) pending.delete(f.client_id);
-        toast(f.message);
-        if (selected) renderMessages();
+      case "error": {
+        var lost = f.client_id && pending.get(f.client_id);
+        if (lost) {
+          // Not sent: the text goes back where it was typed, before anything typed since.
+          pending.delete(f.client_id);
+          var prev = drafts.get(lost.conversation_id) || "";
+          if (lost.conversation_id === selected) prev = el.input.value;
+          var back = lost.body + (prev ? "\n" + prev : "");
+          drafts.set(lost.conversation_id, back);
+          if (lost.conversation_id === selected) { el.input.value = back; checkLength(); }
+        }
+        toast(errorText(f.code));
+        if (selected) renderMessages("follow");
         break;
+      }
     }
   }
 
@@ -323,14 +440,29 @@
     return "a-" + Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
 
+  function saveDraft() {
+    if (selected === null) return;
+    if (el.input.value) drafts.set(selected, el.input.value); else drafts.delete(selected);
+  }
+  /// Says before sending when the text is over the limit; the text stays.
+  function checkLength() {
+    var n = byteLength(el.input.value);
+    var over = n > MAX_BYTES;
+    el.hint.textContent = over ? fill(T.too_long, { n: n, max: MAX_BYTES }) : "";
+    el.hint.hidden = !over;
+    return !over;
+  }
+
   el.composer.addEventListener("submit", function (e) {
     e.preventDefault();
     var body = el.input.value;
     if (!body.trim() || !selected) return;
+    if (!checkLength()) { el.input.focus(); return; }
     var cid = newClientId();
     pending.set(cid, { conversation_id: selected, body: body });
     el.input.value = "";
-    renderMessages();
+    drafts.delete(selected);
+    renderMessages("bottom");
     send({ type: "message", conversation_id: selected, client_id: cid, body: body });
     send({ type: "typing", conversation_id: selected, active: false });
   });
@@ -339,6 +471,8 @@
   });
   var lastTyping = 0;
   el.input.addEventListener("input", function () {
+    checkLength();
+    saveDraft();
     if (!selected || Date.now() - lastTyping < 2500) return;
     lastTyping = Date.now();
     send({ type: "typing", conversation_id: selected, active: true });
@@ -350,10 +484,13 @@
     if (selected && to) send({ type: "transfer", conversation_id: selected, agent_id: to });
   });
   el.older.addEventListener("click", function () {
-    if (selected) send({ type: "history", conversation_id: selected, before_seq: minSeq(selected), limit: 50 });
+    if (!selected || olderFor === selected) return;
+    olderFor = selected;
+    send({ type: "history", conversation_id: selected, before_seq: minSeq(selected), limit: 50 });
   });
+  // Near the top: the older part of the conversation loads above, the reader keeps their place.
   el.msgs.addEventListener("scroll", function () {
-    if (el.msgs.scrollTop === 0 && selected && minSeq(selected) > 1) el.older.click();
+    if (el.msgs.scrollTop < 60 && selected && minSeq(selected) > 1) el.older.click();
   });
   el.toggle.addEventListener("change", function () {
     send({ type: "status", status: el.toggle.checked ? "online" : "away" });

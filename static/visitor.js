@@ -10,10 +10,24 @@
   var askName = root.dataset.askName === "true";
   var $ = function (id) { return document.getElementById(id); };
   var list = $("ld-messages"), statusEl = $("ld-status"), typingEl = $("ld-typing");
-  var intro = $("ld-intro"), composer = $("ld-composer"), input = $("ld-input");
+  var intro = $("ld-intro"), composer = $("ld-composer"), input = $("ld-input"), hint = $("ld-hint");
   var framed = window.parent !== window;
+  var MAX_BYTES = 4096; // what the server accepts, counted as it counts: UTF-8 bytes
 
-  var mem = {};
+  // The page that embedded us, and only it, hears from us: its origin is
+  // learned from the loader's first message and must match what the browser
+  // says framed us (ancestorOrigins, else the referrer). Until then nothing
+  // but "ready" (which carries nothing) goes out.
+  var parentOrigin = null;
+  var framer = (function () {
+    try {
+      if (location.ancestorOrigins && location.ancestorOrigins.length) return location.ancestorOrigins[0];
+      if (document.referrer) return new URL(document.referrer).origin;
+    } catch (e) { /* no way to tell */ }
+    return null;
+  })();
+
+  var mem = {}, pendingPersist = [];
   var store = (function () {
     try { localStorage.setItem("livedesk.probe", "1"); localStorage.removeItem("livedesk.probe"); return localStorage; } catch (e) { return null; }
   })();
@@ -24,15 +38,16 @@
     var s = JSON.stringify(v);
     if (store) { try { store.setItem("livedesk." + k, s); } catch (e) { mem[k] = s; } } else mem[k] = s;
     // The host page keeps a copy: this frame's own storage may not survive a reload.
-    toParent({ livedesk: "persist", key: k, value: s });
+    var msg = { livedesk: "persist", key: k, value: s };
+    if (parentOrigin) toParent(msg); else if (framed) pendingPersist.push(msg);
   }
-  function toParent(msg) { if (framed) window.parent.postMessage(msg, "*"); }
+  function toParent(msg) { if (framed && parentOrigin) window.parent.postMessage(msg, parentOrigin); }
 
   var token = load("token", null);
   var user = load("user", { name: null, email: null });
   var outbox = load("outbox", []);
   var ctx = { page_url: framed ? null : location.href, referrer: framed ? null : (document.referrer || null) };
-  var ws = null, welcomed = false, backoff = 1000, retryTimer = null;
+  var ws = null, welcomed = false, backoff = 1000, retryTimer = null, quiet = false;
   var conv = null, lastSeq = 0, agent = null, open = !framed, unread = 0, wanted = false;
   var names = {}, seen = {}, pendingEls = {}, typingTimer = null, lastTypingSent = 0, idleTimer = null;
 
@@ -56,6 +71,7 @@
     li.className = "msg " + cls;
     var b = document.createElement("div");
     b.className = "bubble";
+    b.dir = "auto"; // right-to-left text reads right to left
     b.textContent = body;
     var m = document.createElement("div");
     m.className = "meta";
@@ -78,10 +94,26 @@
       list.replaceChild(li, pending);
       delete pendingEls[msg.client_id];
     } else {
+      daySeparator(msg.created_at);
       list.appendChild(li);
     }
     if (msg.conversation_id === conv) lastSeq = Math.max(lastSeq, msg.seq);
     scrollDown();
+  }
+
+  // A line with the date whenever the day changes between messages.
+  var lastDay = null;
+  function daySeparator(iso) {
+    var d = iso ? new Date(iso) : new Date();
+    if (d.toDateString() === lastDay) return;
+    var first = lastDay === null;
+    lastDay = d.toDateString();
+    // Today's first message needs no line of its own in a fresh panel.
+    if (first && d.toDateString() === new Date().toDateString()) return;
+    var li = document.createElement("li");
+    li.className = "notice day";
+    li.textContent = d.toLocaleDateString([], { year: "numeric", month: "short", day: "numeric", weekday: "short" });
+    list.appendChild(li);
   }
 
   function renderPending(p) {
@@ -94,7 +126,8 @@
 
   function showChatting() {
     if (agent) setStatus(fill(T.chatting_with, { name: agent.name }));
-    else setStatus(T.waiting);
+    else if (conv != null || outbox.length) setStatus(T.waiting);
+    else setStatus(""); // nothing written yet: no conversation, nobody to wait for
   }
 
   function setUnread(n) { unread = n; toParent({ livedesk: "unread", count: n }); }
@@ -125,6 +158,10 @@
     updateIntro();
   }
 
+  function timeZone() {
+    try { return Intl.DateTimeFormat().resolvedOptions().timeZone || null; } catch (e) { return null; }
+  }
+
   function connect() {
     wanted = true;
     if (ws) return;
@@ -135,7 +172,7 @@
     sock.onopen = function () {
       sock.send(JSON.stringify({
         type: "hello", token: token, name: user.name, email: user.email,
-        page_url: ctx.page_url, referrer: ctx.referrer, last_seq: lastSeq || null
+        page_url: ctx.page_url, referrer: ctx.referrer, timezone: timeZone(), last_seq: lastSeq || null
       }));
     };
     sock.onmessage = function (e) {
@@ -147,6 +184,8 @@
       if (ws !== sock) return;
       ws = null;
       welcomed = false;
+      // We closed it ourselves to say hello again (a new name): no alarm, no wait.
+      if (quiet) { quiet = false; connect(); return; }
       setStatus(T.reconnecting);
       retryTimer = setTimeout(connect, backoff + Math.random() * 400);
       backoff = Math.min(backoff * 2, 15000);
@@ -223,10 +262,20 @@
         setStatus(T.closed);
         break;
       case "error":
+        if (f.code === "too_many_connections") {
+          setStatus(T.too_many_connections);
+          backoff = 30000;
+          break;
+        }
         if (f.client_id && pendingEls[f.client_id]) {
           if (f.code === "unavailable") {
             // Not stored: it stays in the outbox and goes again on the next connection.
             setTimeout(function () { if (ws) ws.close(); }, 1000);
+          } else if (f.code === "too_many_conversations") {
+            // Not stored either: kept, and sent again once the minute has passed.
+            showHint(T.too_many_conversations);
+            clearTimeout(handle.later);
+            handle.later = setTimeout(function () { showHint(null); flush(); }, 61000);
           } else {
             var el = pendingEls[f.client_id];
             el.classList.remove("pending");
@@ -246,10 +295,21 @@
     return "v-" + Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
 
+  function byteLength(text) { return new TextEncoder().encode(text).length; }
+  var hintKind = null;
+  function showHint(text, kind) { hint.textContent = text || ""; hint.hidden = !text; hintKind = text ? kind || "other" : null; }
+  /// Tells the writer before sending when the text is over the limit; never clears it.
+  function checkLength() {
+    var n = byteLength(input.value);
+    if (n > MAX_BYTES) { showHint(fill(T.too_long, { n: n, max: MAX_BYTES }), "length"); return false; }
+    if (hintKind === "length") showHint(null);
+    return true;
+  }
+
   function send() {
     var body = input.value;
     if (!body.trim()) return;
-    if (new Blob([body]).size > 4096) return;
+    if (!checkLength()) { input.focus(); return; }
     var p = { client_id: newClientId(), body: body };
     outbox.push(p);
     save("outbox", outbox);
@@ -272,6 +332,7 @@
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); }
   });
   input.addEventListener("input", function () {
+    checkLength();
     if (Date.now() - lastTypingSent > 2500) sendTyping(true);
     clearTimeout(idleTimer);
     idleTimer = setTimeout(function () { sendTyping(false); }, 3000);
@@ -283,7 +344,7 @@
     save("user", user);
     save("introDone", true);
     updateIntro();
-    if (ws) ws.close(); else connect();
+    if (ws) { quiet = true; ws.close(); } else connect();
     input.focus();
   });
   $("ld-close").addEventListener("click", function () { toParent({ livedesk: "close" }); });
@@ -293,6 +354,14 @@
   window.addEventListener("message", function (e) {
     if (e.source !== window.parent || !e.data || typeof e.data.livedesk !== "string") return;
     var m = e.data;
+    if (parentOrigin === null) {
+      // The first word must be the loader's context, from the page that framed us.
+      if (m.livedesk !== "context" || (framer && e.origin !== framer)) return;
+      parentOrigin = e.origin;
+      pendingPersist.splice(0).forEach(toParent);
+    } else if (e.origin !== parentOrigin) {
+      return;
+    }
     if (m.livedesk === "context") {
       ctx = { page_url: typeof m.page_url === "string" ? m.page_url : null, referrer: typeof m.referrer === "string" ? m.referrer : null };
       hydrate(m.state || {});
@@ -303,7 +372,7 @@
       user = { name: m.user && m.user.name || null, email: m.user && m.user.email || null };
       save("user", user);
       updateIntro();
-      if (ws) ws.close(); // reconnecting says hello again with the new name
+      if (ws) { quiet = true; ws.close(); } // reconnecting says hello again with the new name
     } else if (m.livedesk === "open") {
       open = true;
       setUnread(0);
@@ -318,6 +387,7 @@
   updateIntro();
   outbox.forEach(renderPending);
   setStatus("");
-  if (framed) toParent({ livedesk: "ready" });
+  // "ready" carries nothing: it may go out before we know who framed us.
+  if (framed) window.parent.postMessage({ livedesk: "ready" }, framer || "*");
   else connect();
 })();

@@ -1,6 +1,7 @@
-//! Churn: visitors arrive at a fixed rate (connect, hello, welcome, then stay
-//! open) while agents are online; connect→welcome at the visitor and
-//! connect→the agent's `conversation` frame for it.
+//! Churn: visitors arrive at a fixed rate (connect, hello, welcome, a first
+//! message, then stay open) while agents are online; connect→welcome at the
+//! visitor and connect→the agent's `conversation` frame for it (a conversation
+//! comes into being with the visitor's first message).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -132,8 +133,11 @@ pub(crate) async fn worker(job: &Job, ctl: &mut Control) -> anyhow::Result<()> {
         let (url, server, source) = (job.url.clone(), job.server, job.source);
         arrivals.push(tokio::task::spawn_local(async move {
             let begin = mono_ns();
-            let (ws, conv) = visitor_hello(&url, server, source).await?;
-            Ok::<_, anyhow::Error>((ws, conv, begin, mono_ns() - begin))
+            let (mut ws, _) = visitor_hello(&url, server, source).await?;
+            let welcome = mono_ns() - begin;
+            // The conversation (what agents hear of) comes with the first message.
+            let conv = super::first_message(&mut ws).await?;
+            Ok::<_, anyhow::Error>((ws, conv, begin, welcome))
         }));
         k += job.of as u64;
     }

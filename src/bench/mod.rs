@@ -226,6 +226,36 @@ pub(crate) async fn visitor_hello(
         .context("no welcome within 30 s")?
 }
 
+/// A visitor's first message (which opens its conversation: a `hello` alone
+/// opens none); returns the conversation id from the `ack`.
+pub(crate) async fn first_message(ws: &mut Ws) -> anyhow::Result<i64> {
+    ws.send(WsMessage::text(
+        r#"{"type":"message","client_id":"first-1","body":"hello"}"#,
+    ))
+    .await?;
+    let wait = async {
+        loop {
+            let m = ws.next().await.context("socket closed before ack")??;
+            if let WsMessage::Text(t) = m {
+                if let Some(f) = Frame::parse(t.as_str()) {
+                    if f.kind == "ack" {
+                        return f
+                            .message()
+                            .map(|m| m.conversation_id)
+                            .context("an ack without its message");
+                    }
+                    if f.kind == "error" {
+                        anyhow::bail!("first message refused: {t}");
+                    }
+                }
+            }
+        }
+    };
+    tokio::time::timeout(HELLO_TIMEOUT, wait)
+        .await
+        .context("no ack within 30 s")?
+}
+
 /// How long a visitor waits for the server to answer its `hello`.
 const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 

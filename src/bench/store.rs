@@ -139,13 +139,14 @@ pub fn store(config: StoreConfig) -> anyhow::Result<StoreReport> {
     let info = VisitorInfo::default();
     let mut convs = Vec::with_capacity(config.conversations);
     for i in 0..config.conversations.max(1) {
-        let (_, _, conv, _) = visitors::arrive(
+        let (v, _, _, _) = visitors::arrive(
             &mut conn,
             None,
             || format!("store-bench-{i}-{}", super::mono_ns()),
             &info,
             now(),
         )?;
+        let conv = crate::storage::conversations::open_or_create(&mut conn, v.visitor_id(), now())?;
         convs.push(conv.id);
     }
     let database_pid = match &mut *conn {

@@ -18,6 +18,8 @@ use crate::storage::{agents, conversations, sessions, StorageError};
 
 const HISTORY_DEFAULT: i64 = 50;
 const HISTORY_MAX: i64 = 200;
+/// Recently closed conversations listed after a reload, at most.
+const RECENT_MAX: i64 = 20;
 
 pub struct AgentSession {
     id: SessionId,
@@ -178,13 +180,7 @@ impl AgentSession {
                 };
                 self.ask(self.cx.dispatcher.send(m), conversation_id, ctx);
             }
-            AgentIn::Close { conversation_id } => {
-                let m = Close {
-                    by: self.card.clone(),
-                    conversation: ConversationId(conversation_id),
-                };
-                self.ask(self.cx.dispatcher.send(m), conversation_id, ctx);
-            }
+            AgentIn::Close { conversation_id } => self.close(ConversationId(conversation_id), ctx),
             AgentIn::Status { status } => self.cx.dispatcher.do_send(SetStatus {
                 agent: self.card.id,
                 status,
@@ -212,6 +208,51 @@ impl AgentSession {
                 self.ask(self.cx.dispatcher.send(m), conversation_id, ctx);
             }
         }
+    }
+
+    /// Closes a conversation: allowed? then closed in storage, then the
+    /// Dispatcher tells everyone (see `conversations::close_open` for why
+    /// storage goes first).
+    fn close(&mut self, id: ConversationId, ctx: &mut Context<Self>) {
+        let cx = self.cx.clone();
+        let card = self.card.clone();
+        let fut = async move {
+            let access = cx
+                .dispatcher
+                .send(Authorize {
+                    agent: card.clone(),
+                    conversation: id,
+                    write: false,
+                })
+                .await
+                .map_err(|_| ChatError::Conflict)??;
+            if access == Access::NotLive {
+                // Not open here: closed already, or unknown.
+                return Err(
+                    match cx.storage.run(move |db| conversations::find(db, id)).await {
+                        Ok(_) => ChatError::Closed,
+                        Err(_) => ChatError::NotFound,
+                    },
+                );
+            }
+            let now = cx.clock.now_naive();
+            cx.storage
+                .run(move |db| conversations::close_open(db, &[id], now))
+                .await
+                .map_err(|_| ChatError::Conflict)?;
+            cx.dispatcher
+                .send(Close {
+                    by: card,
+                    conversation: id,
+                })
+                .await
+                .map_err(|_| ChatError::Conflict)?
+        };
+        ctx.wait(fut.into_actor(self).map(move |res, act, ctx| {
+            if let Err(e) = res {
+                act.error(failure(e, id.0), ctx);
+            }
+        }));
     }
 
     /// Sends a request to the Dispatcher and reports a refusal as an error frame.
@@ -332,6 +373,35 @@ impl AgentSession {
         }));
     }
 
+    /// Sends the agent's conversations closed in the last day (after `welcome`).
+    fn send_recent(&self, ctx: &mut Context<Self>) {
+        let cx = self.cx.clone();
+        let me = AgentRef {
+            id: self.card.id.0,
+            name: self.card.name.clone(),
+        };
+        let id = self.card.id;
+        let since = cx.clock.now_naive() - chrono::Duration::hours(24);
+        let fut = async move {
+            cx.storage
+                .run(move |db| conversations::recently_closed(db, id, since, RECENT_MAX))
+                .await
+        };
+        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
+            Ok(list) => {
+                let frame = AgentOut::Recent {
+                    conversations: list
+                        .iter()
+                        .map(|c| ConversationView::closed(c, me.clone()))
+                        .collect(),
+                };
+                act.send(&frame, ctx);
+            }
+            // Only a convenience: the live lists work without it.
+            Err(e) => tracing::warn!(error = %e, "recent conversations unavailable"),
+        }));
+    }
+
     /// Closes this socket on the server's word; nothing more goes out after it.
     fn close_for(&mut self, why: CloseReason, ctx: &mut Context<Self>) {
         if self.closed {
@@ -429,6 +499,7 @@ impl Actor for AgentSession {
                             agents: snap.agents,
                         };
                         act.send(&frame, ctx);
+                        act.send_recent(ctx);
                     }
                     Err(_) => ctx.stop(),
                 }),

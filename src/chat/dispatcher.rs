@@ -211,6 +211,7 @@ impl Dispatcher {
                 page_url: c.visitor.page_url.clone(),
                 referrer: c.visitor.referrer.clone(),
                 user_agent: c.visitor.user_agent.clone(),
+                timezone: c.visitor.timezone.clone(),
                 first_seen_at: rfc3339(c.visitor.first_seen_at),
                 last_seen_at: rfc3339(c.visitor.last_seen_at),
             },
@@ -556,7 +557,7 @@ impl Dispatcher {
         }
         let c = &self.convs[&id];
         JoinReply {
-            status: c.assignment.status,
+            status: Some(c.assignment.status),
             agent: c.assignment.agent.map(|a| self.agent_ref(a)),
         }
     }
@@ -701,13 +702,22 @@ impl Handler<VisitorJoin> for Dispatcher {
         let was_online = self.visitor_online(vid);
         self.visitor_sessions.insert(msg.session, (vid, msg.addr));
         self.visitors.entry(vid).or_default().insert(msg.session);
-        self.register(&msg.conversation, &msg.visitor);
-        if let Some(c) = self.convs.get_mut(&msg.conversation.id) {
+        // Someone who has not written yet has no conversation: nothing to
+        // assign, queue or show an agent until the first message opens one.
+        let Some(conversation) = msg.conversation else {
+            self.update_gauges();
+            return JoinReply {
+                status: None,
+                agent: None,
+            };
+        };
+        self.register(&conversation, &msg.visitor);
+        if let Some(c) = self.convs.get_mut(&conversation.id) {
             // Name, page and last-seen may have changed since it was registered.
             c.visitor = msg.visitor.clone();
         }
         self.joining = Some(msg.session);
-        let reply = self.settle(msg.conversation.id, ctx);
+        let reply = self.settle(conversation.id, ctx);
         self.joining = None;
         if !was_online {
             tracing::debug!(visitor_id = %vid, "visitor online");
@@ -722,6 +732,13 @@ impl Handler<OpenConversation> for Dispatcher {
     fn handle(&mut self, msg: OpenConversation, ctx: &mut Self::Context) -> JoinReply {
         self.register(&msg.conversation, &msg.visitor);
         let reply = self.settle(msg.conversation.id, ctx);
+        if reply.status == Some(ConversationStatus::Queued) {
+            // An assignment tells the visitor's tabs itself; waiting must be said.
+            let frame = VisitorOut::Queued {
+                conversation_id: msg.conversation.id.0,
+            };
+            self.to_visitor(msg.visitor.visitor_id(), frame, None);
+        }
         self.update_gauges();
         reply
     }
@@ -885,10 +902,52 @@ impl Handler<Transfer> for Dispatcher {
 impl Handler<Close> for Dispatcher {
     type Result = Result<(), ChatError>;
     fn handle(&mut self, msg: Close, ctx: &mut Self::Context) -> Self::Result {
-        self.check(&msg.by, msg.conversation, false)?;
-        let before = self.transition(msg.conversation, Transition::Close)?;
-        let view = self.view(msg.conversation);
-        if let Some(c) = self.convs.remove(&msg.conversation) {
+        self.close(&msg.by, msg.conversation, ctx)?;
+        self.broadcast_presence();
+        self.update_gauges();
+        Ok(())
+    }
+}
+
+impl Handler<CloseQueued> for Dispatcher {
+    type Result = usize;
+    fn handle(&mut self, msg: CloseQueued, ctx: &mut Self::Context) -> usize {
+        if !msg.by.is_admin {
+            return 0;
+        }
+        // Storage says they are closed: so they are, whatever happened meanwhile.
+        let closed = msg
+            .conversations
+            .into_iter()
+            .filter(|id| self.close(&msg.by, *id, ctx).is_ok())
+            .count();
+        tracing::info!(by = %msg.by.id, closed, "queued conversations closed in bulk");
+        self.broadcast_presence();
+        self.update_gauges();
+        closed
+    }
+}
+
+impl Handler<GetQueue> for Dispatcher {
+    type Result = Vec<ConversationId>;
+    fn handle(&mut self, _: GetQueue, _: &mut Self::Context) -> Self::Result {
+        self.queue.iter().map(|(_, id)| *id).collect()
+    }
+}
+
+impl Dispatcher {
+    /// Closes one conversation: the visitor is told, and its agent (or,
+    /// for a queued one, everyone who sees the queue).
+    fn close(
+        &mut self,
+        by: &AgentCard,
+        id: ConversationId,
+        ctx: &mut Context<Self>,
+    ) -> Result<(), ChatError> {
+        self.check(by, id, false)?;
+        let before = self.transition(id, Transition::Close)?;
+        let view = self.view(id);
+        if let Some(c) = self.convs.remove(&id) {
             self.owner_changed(c.assignment.agent, None);
             if let Some(t) = c.gap_timer {
                 ctx.cancel_future(t);
@@ -897,7 +956,7 @@ impl Handler<Close> for Dispatcher {
             self.to_visitor(
                 vid,
                 VisitorOut::Closed {
-                    conversation_id: msg.conversation.0,
+                    conversation_id: id.0,
                 },
                 None,
             );
@@ -909,9 +968,7 @@ impl Handler<Close> for Dispatcher {
                 None => self.to_agents_where(frame, |_| true),
             }
         }
-        tracing::info!(conversation_id = %msg.conversation, by = %msg.by.id, "conversation closed");
-        self.broadcast_presence();
-        self.update_gauges();
+        tracing::info!(conversation_id = %id, by = %by.id, "conversation closed");
         Ok(())
     }
 }

@@ -83,21 +83,22 @@ impl ChatError {
     }
 }
 
-/// Where the conversation stands after a visitor joined or opened one.
+/// Where the conversation stands after a visitor joined or opened one
+/// (`status` is `None` for a visitor who has not written yet: no conversation).
 #[derive(Debug, Clone, MessageResponse)]
 pub struct JoinReply {
-    pub status: ConversationStatus,
+    pub status: Option<ConversationStatus>,
     pub agent: Option<AgentRef>,
 }
 
-/// A visitor socket said hello and is in `conversation`.
+/// A visitor socket said hello, with its open conversation if it has one.
 #[derive(Message)]
 #[rtype(result = "JoinReply")]
 pub struct VisitorJoin {
     pub session: SessionId,
     pub addr: Recipient<ToVisitor>,
     pub visitor: VisitorRow,
-    pub conversation: Conversation,
+    pub conversation: Option<Conversation>,
 }
 
 /// A connected visitor starts a new conversation (the last one was closed).
@@ -171,6 +172,20 @@ pub struct Close {
     pub by: AgentCard,
     pub conversation: ConversationId,
 }
+
+/// An admin closed these queued conversations (spam, a flood) in storage:
+/// the Dispatcher follows and tells everyone. Answers how many it closed.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct CloseQueued {
+    pub by: AgentCard,
+    pub conversations: Vec<ConversationId>,
+}
+
+/// The conversations waiting in the queue, oldest first.
+#[derive(Message)]
+#[rtype(result = "Vec<ConversationId>")]
+pub struct GetQueue;
 
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -5,6 +5,7 @@ pub mod agent_session;
 pub mod assignment;
 pub mod dispatcher;
 pub mod hub;
+pub mod limits;
 pub mod messages;
 pub mod protocol;
 pub mod ratelimit;
@@ -46,6 +47,8 @@ pub struct ChatContext {
     pub sockets: SocketConfig,
     /// This node's agent sockets by sign-in.
     pub agent_sockets: std::sync::Arc<hub::AgentSockets>,
+    /// Visitor sockets and new conversations per client address.
+    pub visitor_limits: std::sync::Arc<limits::VisitorLimits>,
 }
 
 impl ChatContext {

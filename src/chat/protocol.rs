@@ -71,6 +71,8 @@ pub struct VisitorView {
     pub page_url: Option<String>,
     pub referrer: Option<String>,
     pub user_agent: Option<String>,
+    /// The visitor's IANA time zone, when its browser told.
+    pub timezone: Option<String>,
     pub first_seen_at: String,
     pub last_seen_at: String,
 }
@@ -89,6 +91,35 @@ pub struct ConversationView {
     pub updated_at: String,
 }
 
+impl ConversationView {
+    /// A closed conversation as storage has it (lists of recent ones).
+    pub fn closed(c: &crate::storage::conversations::ClosedConversation, agent: AgentRef) -> Self {
+        let v = &c.visitor;
+        ConversationView {
+            id: c.conversation.id.0,
+            status: c.conversation.assignment.status,
+            agent: Some(agent),
+            visitor: VisitorView {
+                id: v.id,
+                name: v.name.clone(),
+                email: v.email.clone(),
+                online: false,
+                page_url: v.page_url.clone(),
+                referrer: v.referrer.clone(),
+                user_agent: v.user_agent.clone(),
+                timezone: v.timezone.clone(),
+                first_seen_at: rfc3339(v.first_seen_at),
+                last_seen_at: rfc3339(v.last_seen_at),
+            },
+            last_seq: c.conversation.last_seq,
+            unread: 0,
+            last_message: None,
+            created_at: rfc3339(c.conversation.created_at),
+            updated_at: rfc3339(c.updated_at),
+        }
+    }
+}
+
 // ---- visitor socket ----
 
 #[derive(Debug, Deserialize)]
@@ -105,6 +136,9 @@ pub enum VisitorIn {
         page_url: Option<String>,
         #[serde(default)]
         referrer: Option<String>,
+        /// An IANA zone name (`Europe/Berlin`), as `Intl` gives it.
+        #[serde(default)]
+        timezone: Option<String>,
         #[serde(default)]
         last_seq: Option<i64>,
     },
@@ -128,8 +162,9 @@ pub enum VisitorOut {
     Welcome {
         visitor_id: i64,
         token: String,
-        conversation_id: i64,
-        status: ConversationStatus,
+        /// `null` (and `status` too) until the visitor's first message opens a conversation.
+        conversation_id: Option<i64>,
+        status: Option<ConversationStatus>,
         agent: Option<AgentRef>,
         messages: Vec<MessageView>,
     },
@@ -225,6 +260,10 @@ pub enum AgentOut {
     Conversation {
         conversation: ConversationView,
     },
+    /// After `welcome`: this agent's conversations closed in the last day.
+    Recent {
+        conversations: Vec<ConversationView>,
+    },
     Unassigned {
         conversation_id: i64,
     },
@@ -305,6 +344,8 @@ pub mod code {
     pub const CLOSED: &str = "closed";
     pub const CONFLICT: &str = "conflict";
     pub const UNAVAILABLE: &str = "unavailable";
+    pub const TOO_MANY_CONNECTIONS: &str = "too_many_connections";
+    pub const TOO_MANY_CONVERSATIONS: &str = "too_many_conversations";
 }
 
 /// Parses one client frame; every failure has a stable code.

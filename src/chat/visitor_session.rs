@@ -26,7 +26,8 @@ const WELCOME_MAX: i64 = 1000;
 
 struct Ready {
     visitor: VisitorRow,
-    conversation: ConversationId,
+    /// `None` until the visitor's first message opens one.
+    conversation: Option<ConversationId>,
     /// Highest `seq` of the current conversation this socket has been sent.
     delivered_upto: i64,
 }
@@ -36,6 +37,10 @@ pub struct VisitorSession {
     cx: Arc<ChatContext>,
     sock: Socket,
     user_agent: Option<String>,
+    /// The client's address (limits count per address).
+    ip: std::net::IpAddr,
+    /// This socket's place among its address's; given back when the actor goes.
+    _slot: super::limits::SocketSlot,
     ready: Option<Ready>,
 }
 
@@ -45,6 +50,8 @@ impl VisitorSession {
         ws: actix_ws::Session,
         stream: AggregatedMessageStream,
         user_agent: Option<String>,
+        ip: std::net::IpAddr,
+        slot: super::limits::SocketSlot,
     ) {
         let sock = Socket::new(ws, &cx.sockets);
         VisitorSession::create(|ctx| {
@@ -54,6 +61,8 @@ impl VisitorSession {
                 cx,
                 sock,
                 user_agent,
+                ip,
+                _slot: slot,
                 ready: None,
             }
         });
@@ -82,16 +91,23 @@ impl VisitorSession {
                     email,
                     page_url,
                     referrer,
+                    timezone,
                     last_seq,
                 },
                 None,
             ) => {
                 let info = VisitorInfo {
-                    name: cap(name, 64),
+                    // A name is shown to agents as the visitor wrote it, minus
+                    // the controls that would make it read otherwise.
+                    name: cap(
+                        name.map(|n| crate::domain::visitor::without_bidi_controls(&n)),
+                        64,
+                    ),
                     email: cap(email, 254),
                     page_url: cap(page_url, 2048),
                     referrer: cap(referrer, 2048),
                     user_agent: self.user_agent.clone(),
+                    timezone: timezone.filter(|z| crate::domain::visitor::is_time_zone_name(z)),
                 };
                 self.hello(token, info, last_seq, ctx)
             }
@@ -116,21 +132,24 @@ impl VisitorSession {
                     Err(e) => self.error(e, ctx),
                 }
             }
+            // Before the first message there is nobody to tell.
             (VisitorIn::Typing { active }, Some(r)) => {
-                let m = Typing {
-                    from: Party::Visitor(r.visitor.visitor_id()),
-                    conversation: r.conversation,
-                    active,
-                };
-                self.cx.dispatcher.do_send(m);
+                if let Some(conversation) = r.conversation {
+                    self.cx.dispatcher.do_send(Typing {
+                        from: Party::Visitor(r.visitor.visitor_id()),
+                        conversation,
+                        active,
+                    });
+                }
             }
             (VisitorIn::Read { seq }, Some(r)) => {
-                let m = ReadUpTo {
-                    by: Party::Visitor(r.visitor.visitor_id()),
-                    conversation: r.conversation,
-                    seq,
-                };
-                self.cx.dispatcher.do_send(m);
+                if let Some(conversation) = r.conversation {
+                    self.cx.dispatcher.do_send(ReadUpTo {
+                        by: Party::Visitor(r.visitor.visitor_id()),
+                        conversation,
+                        seq,
+                    });
+                }
             }
         }
     }
@@ -153,8 +172,8 @@ impl VisitorSession {
                 (None, Some(arrivals)) => {
                     let token = new_token();
                     let hash = crate::domain::visitor::token_hash(&token);
-                    let (visitor, conversation) = arrivals.arrive(hash, info).await?;
-                    (visitor, token, conversation, true)
+                    let visitor = arrivals.arrive(hash, info).await?;
+                    (visitor, token, None, true)
                 }
                 (token, _) => {
                     cx.storage
@@ -173,19 +192,20 @@ impl VisitorSession {
                 })
                 .await
                 .map_err(|_| StorageError::Blocking("dispatcher unavailable".into()))?;
+            let conv_id = conversation.as_ref().map(|c| c.id);
             // A last_seq from an older conversation means nothing here: send it all.
             let after = last_seq
-                .filter(|s| *s > 0 && *s <= conversation.last_seq)
+                .filter(|s| *s > 0 && conversation.as_ref().is_some_and(|c| *s <= c.last_seq))
                 .unwrap_or(0);
-            let conv_id = conversation.id;
-            // A visitor created just now has no history (and no other socket
-            // that could have written some since): no query.
-            let messages = if !fresh {
-                cx.storage
-                    .run(move |db| store::after(db, conv_id, after, WELCOME_MAX))
-                    .await?
-            } else {
-                Vec::new()
+            // A visitor created just now, or one without an open conversation,
+            // has no history to send.
+            let messages = match conv_id {
+                Some(id) if !fresh => {
+                    cx.storage
+                        .run(move |db| store::after(db, id, after, WELCOME_MAX))
+                        .await?
+                }
+                _ => Vec::new(),
             };
             Ok::<_, StorageError>((visitor, token, conv_id, reply, after, messages))
         };
@@ -195,7 +215,7 @@ impl VisitorSession {
                 let frame = VisitorOut::Welcome {
                     visitor_id: visitor.id,
                     token,
-                    conversation_id: conversation.0,
+                    conversation_id: conversation.map(|c| c.0),
                     status: reply.status,
                     agent: reply.agent,
                     messages: messages.iter().map(MessageView::from).collect(),
@@ -222,7 +242,7 @@ impl VisitorSession {
         let Some(r) = self.ready.as_ref() else { return };
         let task = actix_rt::spawn(store_visitor_message(
             self.cx.clone(),
-            self.id,
+            (self.id, self.ip),
             r.visitor.clone(),
             r.conversation,
             client_id.clone(),
@@ -230,13 +250,13 @@ impl VisitorSession {
         ));
         let fut = async move {
             task.await
-                .unwrap_or_else(|e| Err(StorageError::Blocking(e.to_string())))
+                .unwrap_or_else(|e| Err(StorageError::Blocking(e.to_string()).into()))
         };
         ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {
             Ok((message, conversation)) => {
                 if let Some(r) = act.ready.as_mut() {
-                    if r.conversation != conversation {
-                        r.conversation = conversation;
+                    if r.conversation != Some(conversation) {
+                        r.conversation = Some(conversation);
                         r.delivered_upto = 0;
                     }
                 }
@@ -246,7 +266,15 @@ impl VisitorSession {
                 };
                 act.send(&frame, ctx);
             }
-            Err(e) => {
+            Err(SendError::TooManyConversations) => {
+                let body = ErrorBody::new(
+                    code::TOO_MANY_CONVERSATIONS,
+                    "too many new conversations from your network; the message was not stored, send it again in a minute",
+                )
+                .client(client_id.as_str());
+                act.error(body, ctx);
+            }
+            Err(SendError::Storage(e)) => {
                 tracing::error!(error = %e, "storing a visitor message failed");
                 let body = ErrorBody::new(
                     code::UNAVAILABLE,
@@ -259,6 +287,20 @@ impl VisitorSession {
     }
 }
 
+/// Why a visitor's message was not stored.
+#[derive(Debug)]
+enum SendError {
+    Storage(StorageError),
+    /// It would have opened a conversation, and this address opened its share this minute.
+    TooManyConversations,
+}
+
+impl From<StorageError> for SendError {
+    fn from(e: StorageError) -> Self {
+        SendError::Storage(e)
+    }
+}
+
 pub fn message_code(e: crate::domain::MessageError) -> &'static str {
     match e {
         crate::domain::MessageError::EmptyBody => code::EMPTY_BODY,
@@ -267,8 +309,9 @@ pub fn message_code(e: crate::domain::MessageError) -> &'static str {
     }
 }
 
-/// Stores one visitor message (opening a new conversation if the last one was
-/// closed) and hands it to the Dispatcher. Returns the message and its conversation.
+/// Stores one visitor message (opening a conversation if there is none yet
+/// or the last one was closed) and hands it to the Dispatcher. Returns the
+/// message and its conversation.
 ///
 /// The current conversation is always tried first, closed or not: a resend
 /// of a message stored there before it closed must get its original back,
@@ -276,17 +319,22 @@ pub fn message_code(e: crate::domain::MessageError) -> &'static str {
 /// one is refused, and then starts the next conversation.
 async fn store_visitor_message(
     cx: Arc<ChatContext>,
-    session: SessionId,
+    (session, ip): (SessionId, std::net::IpAddr),
     visitor: VisitorRow,
-    mut conversation: ConversationId,
+    current: Option<ConversationId>,
     client_id: ClientId,
     body: MessageBody,
-) -> Result<(MessageView, ConversationId), StorageError> {
-    let mut open = true;
+) -> Result<(MessageView, ConversationId), SendError> {
+    let mut open = current.is_some();
+    let mut conversation = current.unwrap_or(ConversationId(0));
     for attempt in 0..2 {
         if !open {
             let vid = visitor.visitor_id();
             let now = cx.clock.now_naive();
+            if !cx.visitor_limits.new_conversation(ip, cx.clock.now()) {
+                tracing::warn!(%ip, "new conversation refused: address over its limit");
+                return Err(SendError::TooManyConversations);
+            }
             let conv = cx
                 .storage
                 .run(move |db| conversations::open_or_create(db, vid, now))
@@ -311,10 +359,10 @@ async fn store_visitor_message(
             Ok(stored) => return Ok((MessageView::from(stored.message()), conversation)),
             // Closed meanwhile: this message starts the visitor's next conversation.
             Err(StorageError::ConversationClosed) if attempt == 0 => open = false,
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
-    Err(StorageError::ConversationClosed)
+    Err(StorageError::ConversationClosed.into())
 }
 
 impl Actor for VisitorSession {
@@ -366,7 +414,9 @@ impl Handler<ToVisitor> for VisitorSession {
         };
         if let Some(r) = self.ready.as_mut() {
             match &*frame {
-                VisitorOut::Message { message } if message.conversation_id == r.conversation.0 => {
+                VisitorOut::Message { message }
+                    if Some(ConversationId(message.conversation_id)) == r.conversation =>
+                {
                     if message.seq <= r.delivered_upto {
                         return; // already in this socket's welcome
                     }
@@ -376,10 +426,10 @@ impl Handler<ToVisitor> for VisitorSession {
                     conversation_id, ..
                 }
                 | VisitorOut::Queued { conversation_id }
-                    if *conversation_id != r.conversation.0 =>
+                    if Some(ConversationId(*conversation_id)) != r.conversation =>
                 {
                     // Another tab of this visitor opened a new conversation.
-                    r.conversation = ConversationId(*conversation_id);
+                    r.conversation = Some(ConversationId(*conversation_id));
                     r.delivered_upto = 0;
                 }
                 _ => {}

@@ -56,7 +56,9 @@ impl DisplayName {
         let s = raw.trim();
         let ok = !s.is_empty()
             && s.chars().count() <= DISPLAY_NAME_MAX
-            && !s.chars().any(char::is_control);
+            && !s
+                .chars()
+                .any(|c| c.is_control() || super::text::is_bidi_control(c));
         if ok {
             Ok(Self(s.to_owned()))
         } else {
@@ -135,6 +137,9 @@ mod tests {
         assert!(DisplayName::parse("   ").is_err());
         assert!(DisplayName::parse(&"名".repeat(64)).is_ok());
         assert!(DisplayName::parse(&"名".repeat(65)).is_err());
+        // Direction overrides would spoof how the name reads; Arabic itself is fine.
+        assert!(DisplayName::parse("Lin\u{202E}gnaW").is_err());
+        assert!(DisplayName::parse("مريم").is_ok());
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod conversation;
 pub mod ids;
 pub mod message;
 pub mod password;
+pub mod text;
 pub mod visitor;
 
 pub use agent::{DisplayName, NewPassword, Role, Username, ValidationError};

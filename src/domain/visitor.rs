@@ -14,9 +14,42 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+pub use super::text::without_bidi_controls;
+
+/// Looks like an IANA zone name (`America/Argentina/Buenos_Aires`, `UTC`,
+/// `Etc/GMT+5`): short, and made of the characters such names use. Anything
+/// else is dropped rather than shown to an agent.
+pub fn is_time_zone_name(z: &str) -> bool {
+    (1..=64).contains(&z.len())
+        && z.starts_with(|c: char| c.is_ascii_alphabetic())
+        && z.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_zone_names_are_checked_by_shape() {
+        for ok in [
+            "Asia/Shanghai",
+            "UTC",
+            "America/Argentina/Buenos_Aires",
+            "Etc/GMT+5",
+        ] {
+            assert!(is_time_zone_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "<script>",
+            "Asia/Shang hai",
+            "/etc/passwd",
+            &"A".repeat(65),
+        ] {
+            assert!(!is_time_zone_name(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn tokens_are_long_random_and_hashed() {

@@ -126,6 +126,39 @@ pub fn set_assignment(
     Ok(())
 }
 
+/// Closes conversations in storage first, before anyone is told: a visitor
+/// who writes the moment it hears "closed" must find it closed here (the
+/// message write checks the status under the same row lock), so the message
+/// opens the next conversation instead of landing, unseen, in this one.
+/// Returns the ids that were open and are closed now.
+pub fn close_open(
+    conn: &mut DbConnection,
+    ids: &[ConversationId],
+    now: NaiveDateTime,
+) -> StorageResult<Vec<ConversationId>> {
+    let ids: Vec<i64> = ids.iter().map(|i| i.0).collect();
+    conn.transaction(|c| {
+        super::take_write_lock(c)?;
+        let open: Vec<i64> = conversations::table
+            .filter(conversations::id.eq_any(&ids))
+            .filter(conversations::status.ne(ConversationStatus::Closed.as_str()))
+            .select(conversations::id)
+            .load(c)?;
+        diesel::update(
+            conversations::table
+                .filter(conversations::id.eq_any(&open))
+                .filter(conversations::status.ne(ConversationStatus::Closed.as_str())),
+        )
+        .set((
+            conversations::status.eq(ConversationStatus::Closed.as_str()),
+            conversations::updated_at.eq(now),
+            conversations::closed_at.eq(Some(now)),
+        ))
+        .execute(c)?;
+        Ok(open.into_iter().map(ConversationId).collect())
+    })
+}
+
 /// Several assignments in one transaction (one commit), in order: the
 /// Dispatcher's changes under a burst of arrivals cost one WAL flush, not one each.
 pub fn set_assignments(
@@ -151,6 +184,44 @@ pub fn list_open(conn: &mut DbConnection) -> StorageResult<Vec<(Conversation, Vi
         .select((Row::as_select(), VisitorRow::as_select()))
         .load(conn)?;
     Ok(rows.into_iter().map(|(c, v)| (c.into(), v)).collect())
+}
+
+/// A closed conversation for lists: when it was updated and closed, and its visitor.
+pub struct ClosedConversation {
+    pub conversation: Conversation,
+    pub visitor: VisitorRow,
+    pub updated_at: NaiveDateTime,
+}
+
+/// The agent's conversations closed since `since`, newest first: they stay in
+/// reach in the dashboard after a reload (until the archive has them all).
+pub fn recently_closed(
+    conn: &mut DbConnection,
+    agent: AgentId,
+    since: NaiveDateTime,
+    limit: i64,
+) -> StorageResult<Vec<ClosedConversation>> {
+    let rows: Vec<(Row, VisitorRow, NaiveDateTime)> = conversations::table
+        .inner_join(visitors::table)
+        .filter(conversations::agent_id.eq(agent.0))
+        .filter(conversations::status.eq(ConversationStatus::Closed.as_str()))
+        .filter(conversations::updated_at.ge(since))
+        .order((conversations::updated_at.desc(), conversations::id.desc()))
+        .limit(limit)
+        .select((
+            Row::as_select(),
+            VisitorRow::as_select(),
+            conversations::updated_at,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(c, visitor, updated_at)| ClosedConversation {
+            conversation: c.into(),
+            visitor,
+            updated_at,
+        })
+        .collect())
 }
 
 /// PostgreSQL: the whole batch in one prepared statement (atomic on its own),

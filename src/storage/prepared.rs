@@ -56,10 +56,8 @@ binds_for_tuple!(A0 V0 0, A1 V1 1);
 binds_for_tuple!(A0 V0 0, A1 V1 1, A2 V2 2);
 binds_for_tuple!(A0 V0 0, A1 V1 1, A2 V2 2, A3 V3 3, A4 V4 4);
 binds_for_tuple!(A0 V0 0, A1 V1 1, A2 V2 2, A3 V3 3, A4 V4 4, A5 V5 5, A6 V6 6);
-binds_for_tuple!(
-    A0 V0 0, A1 V1 1, A2 V2 2, A3 V3 3, A4 V4 4, A5 V5 5, A6 V6 6, A7 V7 7, A8 V8 8, A9 V9 9,
-    A10 V10 10
-);
+binds_for_tuple!(A0 V0 0, A1 V1 1, A2 V2 2, A3 V3 3, A4 V4 4, A5 V5 5, A6 V6 6, A7 V7 7);
+binds_for_tuple!(A0 V0 0, A1 V1 1, A2 V2 2, A3 V3 3, A4 V4 4, A5 V5 5, A6 V6 6, A7 V7 7, A8 V8 8);
 
 /// Fixed SQL with a `?` where each bind goes; load its rows with `QueryableByName`.
 pub struct Stmt<B> {

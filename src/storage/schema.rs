@@ -54,6 +54,7 @@ diesel::table! {
         user_agent -> Nullable<Text>,
         first_seen_at -> Timestamp,
         last_seen_at -> Timestamp,
+        timezone -> Nullable<Text>,
     }
 }
 

@@ -16,6 +16,8 @@ pub struct VisitorRow {
     pub user_agent: Option<String>,
     pub first_seen_at: NaiveDateTime,
     pub last_seen_at: NaiveDateTime,
+    /// An IANA zone name as the browser gave it (`Asia/Shanghai`).
+    pub timezone: Option<String>,
 }
 
 impl VisitorRow {
@@ -32,6 +34,7 @@ pub struct VisitorInfo {
     pub page_url: Option<String>,
     pub referrer: Option<String>,
     pub user_agent: Option<String>,
+    pub timezone: Option<String>,
 }
 
 pub fn create(
@@ -48,6 +51,7 @@ pub fn create(
             visitors::page_url.eq(&info.page_url),
             visitors::referrer.eq(&info.referrer),
             visitors::user_agent.eq(&info.user_agent),
+            visitors::timezone.eq(&info.timezone),
             visitors::first_seen_at.eq(now),
             visitors::last_seen_at.eq(now),
         ))
@@ -88,6 +92,7 @@ pub fn touch(
             visitors::page_url.eq(info.page_url.clone().or(current.page_url)),
             visitors::referrer.eq(info.referrer.clone().or(current.referrer)),
             visitors::user_agent.eq(info.user_agent.clone().or(current.user_agent)),
+            visitors::timezone.eq(info.timezone.clone().or(current.timezone)),
             visitors::last_seen_at.eq(now),
         ))
         .execute(conn)?;
@@ -95,23 +100,30 @@ pub fn touch(
 }
 
 /// A visitor's `hello`: the visitor its token names (or a new one, with a
-/// token from `new_token`) and its open conversation (or a new one), in one
-/// transaction, so one commit. Returns (visitor, token, conversation, fresh):
-/// `fresh` when the visitor was created now, so it has no history to send.
+/// token from `new_token`) and its open conversation if it has one, in one
+/// transaction, so one commit. A conversation is not made here: it comes into
+/// being with the visitor's first message, so opening the widget creates no
+/// empty conversation for an agent. Returns (visitor, token, conversation,
+/// fresh): `fresh` when the visitor was created now.
 pub fn arrive(
     conn: &mut DbConnection,
     token: Option<String>,
     new_token: impl FnOnce() -> String,
     info: &VisitorInfo,
     now: NaiveDateTime,
-) -> StorageResult<(VisitorRow, String, super::conversations::Conversation, bool)> {
+) -> StorageResult<(
+    VisitorRow,
+    String,
+    Option<super::conversations::Conversation>,
+    bool,
+)> {
     use super::conversations;
     use crate::domain::visitor::token_hash;
     if let (None, DbConnection::Pg(pg)) = (&token, &mut *conn) {
         let t = new_token();
         let mut arrived = arrive_new_pg(pg, &[(token_hash(&t), info.clone())], now)?;
-        let (v, conv) = arrived.pop().ok_or(StorageError::NotFound)?;
-        return Ok((v, t, conv, true));
+        let v = arrived.pop().ok_or(StorageError::NotFound)?;
+        return Ok((v, t, None, true));
     }
     conn.transaction(|db| {
         super::take_write_lock(db)?;
@@ -122,15 +134,13 @@ pub fn arrive(
         Ok(match (known, token) {
             (Some(v), Some(t)) => {
                 let v = touch(db, v.visitor_id(), info, now)?;
-                let conv = conversations::open_or_create(db, v.visitor_id(), now)?;
+                let conv = conversations::open_for_visitor(db, v.visitor_id())?;
                 (v, t, conv, false)
             }
             _ => {
-                // A new visitor has no conversation yet: no need to look for one.
                 let t = new_token();
                 let v = create(db, &token_hash(&t), info, now)?;
-                let conv = conversations::insert_new(db, v.visitor_id(), now)?;
-                (v, t, conv, true)
+                (v, t, None, true)
             }
         })
     })
@@ -141,31 +151,26 @@ struct NewIds {
     #[diesel(sql_type = diesel::sql_types::Text)]
     token_hash: String,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
-    visitor_id: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
     id: i64,
 }
 
-/// PostgreSQL, `hello`s without a token: each visitor with its first
-/// conversation, all of them in one prepared statement (atomic on its own),
-/// so one round trip and one commit for the lot instead of a transaction of
-/// seven round trips each. Under a burst of arrivals those round trips and
-/// commits were most of PostgreSQL's work. `arrivals` holds (token hash,
-/// what the visitor told); the answer is in the same order.
+/// PostgreSQL, `hello`s without a token: the new visitors in one prepared
+/// statement (atomic on its own), so one round trip and one commit for the
+/// lot. Under a burst of arrivals those round trips and commits were most of
+/// PostgreSQL's work. `arrivals` holds (token hash, what the visitor told);
+/// the answer is in the same order.
 pub(crate) fn arrive_new_pg(
     pg: &mut PgConnection,
     arrivals: &[(String, VisitorInfo)],
     now: NaiveDateTime,
-) -> StorageResult<Vec<(VisitorRow, super::conversations::Conversation)>> {
+) -> StorageResult<Vec<VisitorRow>> {
     use super::prepared::{bind, stmt};
-    use crate::domain::{Assignment, ConversationId, ConversationStatus};
     use chrono::Timelike;
     use diesel::sql_types::{Array, Nullable, Text, Timestamp};
     // What is stored has microsecond precision: return exactly that.
     let now = now
         .with_nanosecond(now.nanosecond() / 1000 * 1000)
         .unwrap_or(now);
-    let queued = ConversationStatus::Queued;
     let column = |f: fn(&VisitorInfo) -> &Option<String>| -> Vec<Option<&str>> {
         arrivals.iter().map(|(_, i)| f(i).as_deref()).collect()
     };
@@ -173,15 +178,13 @@ pub(crate) fn arrive_new_pg(
     let (names, emails) = (column(|i| &i.name), column(|i| &i.email));
     let (pages, referrers) = (column(|i| &i.page_url), column(|i| &i.referrer));
     let agents = column(|i| &i.user_agent);
+    let zones = column(|i| &i.timezone);
     let rows: Vec<NewIds> = stmt(
-        "WITH v AS (INSERT INTO visitors \
-           (token_hash, name, email, page_url, referrer, user_agent, first_seen_at, last_seen_at) \
-           SELECT x.*, ?::timestamp, ?::timestamp \
-           FROM UNNEST(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) AS x \
-           RETURNING id, token_hash), \
-         c AS (INSERT INTO conversations (visitor_id, status, last_seq, created_at, updated_at) \
-           SELECT v.id, ?, 0, ?, ? FROM v RETURNING visitor_id, id) \
-         SELECT v.token_hash, c.visitor_id, c.id FROM v JOIN c ON c.visitor_id = v.id",
+        "INSERT INTO visitors \
+           (token_hash, name, email, page_url, referrer, user_agent, timezone, first_seen_at, last_seen_at) \
+         SELECT x.*, ?::timestamp, ?::timestamp \
+         FROM UNNEST(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) AS x \
+         RETURNING token_hash, id",
         (
             bind::<Timestamp, _>(&now),
             bind::<Timestamp, _>(&now),
@@ -191,22 +194,18 @@ pub(crate) fn arrive_new_pg(
             bind::<Array<Nullable<Text>>, _>(&pages),
             bind::<Array<Nullable<Text>>, _>(&referrers),
             bind::<Array<Nullable<Text>>, _>(&agents),
-            bind::<Text, _>(queued.as_str()),
-            bind::<Timestamp, _>(&now),
-            bind::<Timestamp, _>(&now),
+            bind::<Array<Nullable<Text>>, _>(&zones),
         ),
     )
     .load(pg)?;
-    let mut ids: std::collections::HashMap<String, (i64, i64)> = rows
-        .into_iter()
-        .map(|r| (r.token_hash, (r.visitor_id, r.id)))
-        .collect();
+    let mut ids: std::collections::HashMap<String, i64> =
+        rows.into_iter().map(|r| (r.token_hash, r.id)).collect();
     arrivals
         .iter()
         .map(|(hash, info)| {
-            let (visitor_id, id) = ids.remove(hash).ok_or(StorageError::NotFound)?;
-            let visitor = VisitorRow {
-                id: visitor_id,
+            let id = ids.remove(hash).ok_or(StorageError::NotFound)?;
+            Ok(VisitorRow {
+                id,
                 name: info.name.clone(),
                 email: info.email.clone(),
                 page_url: info.page_url.clone(),
@@ -214,18 +213,8 @@ pub(crate) fn arrive_new_pg(
                 user_agent: info.user_agent.clone(),
                 first_seen_at: now,
                 last_seen_at: now,
-            };
-            let conversation = super::conversations::Conversation {
-                id: ConversationId(id),
-                visitor_id: VisitorId(visitor_id),
-                assignment: Assignment {
-                    status: queued,
-                    agent: None,
-                },
-                last_seq: 0,
-                created_at: now,
-            };
-            Ok((visitor, conversation))
+                timezone: info.timezone.clone(),
+            })
         })
         .collect()
 }

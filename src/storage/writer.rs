@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::connection::PooledConn;
-use super::conversations::Conversation;
 use super::messages::{self, Message, OwnedNewMessage, Stored};
 use super::visitors::{self, VisitorInfo, VisitorRow};
 use super::{DbConnection, Storage, StorageError, StorageResult};
@@ -97,7 +96,7 @@ impl MessageWriter {
     }
 }
 
-type Arrived = (VisitorRow, Conversation);
+type Arrived = VisitorRow;
 
 struct Arrival {
     token_hash: String,
@@ -159,7 +158,7 @@ impl ArrivalWriter {
         Some(Self { tx })
     }
 
-    /// A new visitor with its first (queued) conversation, as stored.
+    /// A new visitor, as stored (its first conversation comes with its first message).
     /// The caller makes the token and keeps it; only its hash is stored.
     pub async fn arrive(&self, token_hash: String, info: VisitorInfo) -> StorageResult<Arrived> {
         let (reply, answer) = oneshot::channel();

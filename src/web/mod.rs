@@ -94,6 +94,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .route("/admin/agents", web::get().to(pages::admin::list))
     .route("/admin/agents", web::post().to(pages::admin::create))
+    .route(
+        "/admin/queue/close",
+        web::post().to(pages::admin::close_queue),
+    )
     .route("/admin/agents/{id}", web::get().to(pages::admin::show))
     .route("/admin/agents/{id}", web::post().to(pages::admin::update))
     .route(

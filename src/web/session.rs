@@ -111,6 +111,8 @@ pub enum Flash {
     Password,
     Disabled,
     Enabled,
+    /// This many queued conversations were closed at once.
+    QueueClosed(usize),
 }
 
 pub fn set_flash(s: &Session, f: Flash) -> Result<(), WebError> {

@@ -5,6 +5,7 @@ use actix_web::{http::header, web, HttpRequest, HttpResponse};
 
 use super::auth::CurrentAgent;
 use crate::chat::agent_session::AgentSession;
+use crate::chat::protocol::{code, ErrorBody, VisitorOut};
 use crate::chat::socket::MAX_FRAME;
 use crate::chat::visitor_session::VisitorSession;
 use crate::chat::ChatContext;
@@ -29,14 +30,46 @@ pub async fn visitor(
     req: HttpRequest,
     body: web::Payload,
     chat: web::Data<ChatContext>,
+    state: web::Data<super::AppState>,
 ) -> actix_web::Result<HttpResponse> {
-    let (res, session, stream) = streams(&req, body)?;
+    let ip = req
+        .peer_addr()
+        .map(|p| {
+            let forwarded: Vec<&str> = req
+                .headers()
+                .get_all("x-forwarded-for")
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            state.proxy.client_address(p.ip(), &forwarded)
+        })
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let (res, mut session, stream) = streams(&req, body)?;
+    let Some(slot) = chat.visitor_limits.open_socket(ip) else {
+        // Told in a frame a browser can read, then closed: "try again later".
+        tracing::warn!(%ip, "visitor socket refused: address over its limit");
+        let frame = ErrorBody::new(
+            code::TOO_MANY_CONNECTIONS,
+            "too many chat connections from your network; try again later",
+        );
+        let text = serde_json::to_string(&VisitorOut::Error(frame)).unwrap_or_default();
+        actix_rt::spawn(async move {
+            let _ = session.text(text).await;
+            let _ = session
+                .close(Some(actix_ws::CloseReason {
+                    code: actix_ws::CloseCode::Again,
+                    description: Some("too many connections".into()),
+                }))
+                .await;
+            drop(stream);
+        });
+        return Ok(res);
+    };
     let ua = req
         .headers()
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|s| s.chars().take(512).collect());
-    VisitorSession::start(chat.into_inner(), session, stream, ua);
+    VisitorSession::start(chat.into_inner(), session, stream, ua, ip, slot);
     Ok(res)
 }
 

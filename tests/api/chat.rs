@@ -59,11 +59,21 @@ async fn a_new_conversation_goes_to_the_online_agent_and_messages_flow(backend: 
 
     let mut v = Ws::visitor(&app).await;
     let w = v.hello(None, None).await;
-    assert_eq!(w["status"], "assigned");
-    assert_eq!(w["agent"]["name"], "lin");
     assert!(w["token"].as_str().unwrap().len() >= 22, "≥128-bit token");
-    let conv = conv_id(&w);
+    // Opening the widget is not a conversation yet: no agent hears of it.
+    assert_eq!(
+        (&w["conversation_id"], &w["status"]),
+        (&Value::Null, &Value::Null)
+    );
+    agent
+        .assert_no("conversation", Duration::from_millis(300))
+        .await;
+    assert_eq!(app.counts().await.conversations, 0);
 
+    // The first message opens it, and it goes to the online agent.
+    let m1 = v.say("v1", "Hello, my order is late").await;
+    let conv = conv_id(&m1);
+    assert_eq!(v.expect("assigned").await["agent"]["name"], "lin");
     let c = agent.expect("conversation").await;
     assert_eq!(c["conversation"]["id"], conv);
     assert_eq!(c["conversation"]["visitor"]["name"], "Vera");
@@ -76,8 +86,8 @@ async fn a_new_conversation_goes_to_the_online_agent_and_messages_flow(backend: 
         c["conversation"]["visitor"]["user_agent"],
         "TestBrowser/1.0"
     );
+    assert_eq!(c["conversation"]["visitor"]["timezone"], "Asia/Shanghai");
 
-    let m1 = v.say("v1", "Hello, my order is late").await;
     assert_eq!(
         (m1["seq"].as_i64(), m1["sender"].as_str()),
         (Some(1), Some("visitor"))
@@ -115,13 +125,12 @@ async fn with_nobody_online_conversations_queue_and_drain_oldest_first(backend: 
     let app = spawn_app(backend).await;
     app.add_agent("lin", PW, Role::Agent).await;
     let mut v1 = Ws::visitor(&app).await;
-    let w1 = v1.hello(None, None).await;
+    let w1 = v1.begin("anyone there?").await;
     assert_eq!(w1["status"], "queued");
     assert_eq!(w1["agent"], Value::Null);
-    v1.say("a", "anyone there?").await;
     v1.say("b", "hello?").await;
     let mut v2 = Ws::visitor(&app).await;
-    let w2 = v2.hello(None, None).await;
+    let w2 = v2.begin("me too").await;
     assert_eq!(w2["status"], "queued");
     assert_eq!(app.counts().await.queued, 2);
 
@@ -160,7 +169,7 @@ async fn an_agents_conversations_move_after_the_grace_period(backend: Backend) {
     app.add_agent("wang", PW, Role::Agent).await;
     let (_lb, lin, _) = app.agent_online("lin", PW).await;
     let mut v = Ws::visitor(&app).await;
-    let w = v.hello(None, None).await;
+    let w = v.begin("hi").await;
     assert_eq!(w["agent"]["name"], "lin");
     let (_wb, mut wang, _) = app.agent_online("wang", PW).await;
 
@@ -181,7 +190,7 @@ async fn a_quick_reconnect_keeps_the_conversation(backend: Backend) {
     app.add_agent("wang", PW, Role::Agent).await;
     let (lb, lin, _) = app.agent_online("lin", PW).await;
     let mut v = Ws::visitor(&app).await;
-    let w = v.hello(None, None).await;
+    let w = v.begin("hi").await;
     let (_wb, _wang, _) = app.agent_online("wang", PW).await;
     // A page reload: the socket closes and a new one opens at once.
     lin.close().await;
@@ -202,14 +211,14 @@ async fn with_nobody_left_the_conversation_goes_back_to_the_queue(backend: Backe
     app.add_agent("lin", PW, Role::Agent).await;
     let (_lb, lin, _) = app.agent_online("lin", PW).await;
     let mut v = Ws::visitor(&app).await;
-    v.hello(None, None).await;
+    v.begin("hi").await;
     lin.close().await;
     assert_eq!(v.expect("queued").await["type"], "queued");
     v.say("m", "written while queued").await;
     let (_lb2, mut lin2, _) = app.agent_online("lin", PW).await;
     assert_eq!(v.expect("assigned").await["agent"]["name"], "lin");
     let h = lin2.expect("history").await;
-    assert_eq!(h["messages"][0]["body"], "written while queued");
+    assert_eq!(h["messages"][1]["body"], "written while queued");
 }
 
 async fn claim_transfer_and_close(backend: Backend) {
@@ -224,7 +233,7 @@ async fn claim_transfer_and_close(backend: Backend) {
     wang.send(json!({"type": "status", "status": "away"})).await;
     assert_eq!(wang.expect("status").await["status"], "away");
     let mut v = Ws::visitor(&app).await;
-    let w = v.hello(None, None).await;
+    let w = v.begin("hello").await;
     assert_eq!(w["status"], "queued");
     let conv = conv_id(&w);
     assert_eq!(
@@ -235,7 +244,9 @@ async fn claim_transfer_and_close(backend: Backend) {
     lin.send(json!({"type": "claim", "conversation_id": conv}))
         .await;
     assert_eq!(v.expect("assigned").await["agent"]["name"], "lin");
-    let c = lin.expect("conversation").await;
+    let c = lin
+        .expect_where("conversation", |f| f["conversation"]["status"] != "queued")
+        .await;
     assert_eq!(
         (
             c["conversation"]["id"].as_i64(),
@@ -292,7 +303,7 @@ async fn concurrent_claims_have_exactly_one_winner(backend: Backend) {
         agents.push((b, ws));
     }
     let mut v = Ws::visitor(&app).await;
-    let conv = conv_id(&v.hello(None, None).await);
+    let conv = conv_id(&v.begin("hi").await);
     for (_, ws) in agents.iter_mut() {
         ws.expect("conversation").await;
     }
@@ -334,9 +345,9 @@ async fn a_visitor_resumes_with_exactly_what_it_missed(backend: Backend) {
     app.add_agent("lin", PW, Role::Agent).await;
     let (_lb, mut agent, _) = app.agent_online("lin", PW).await;
     let mut v = Ws::visitor(&app).await;
-    let w = v.hello(None, None).await;
+    let w = v.begin("visitor 1").await;
     let (token, conv) = (w["token"].as_str().unwrap().to_owned(), conv_id(&w));
-    for i in 1..=3 {
+    for i in 2..=3 {
         v.say(&format!("v{i}"), &format!("visitor {i}")).await;
     }
     v.close().await;
@@ -388,8 +399,9 @@ async fn a_resend_is_stored_and_delivered_once(backend: Backend) {
     app.add_agent("lin", PW, Role::Agent).await;
     let (_lb, mut agent, _) = app.agent_online("lin", PW).await;
     let mut v = Ws::visitor(&app).await;
-    let conv = conv_id(&v.hello(None, None).await);
+    v.hello(None, None).await;
     let first = v.say("same-id", "only once please").await;
+    let conv = conv_id(&first);
     let again = v.say("same-id", "only once please").await;
     assert_eq!(first, again, "the resend returns the original");
     // The agent gets seq 1 once; the next thing it sees is seq 2.
@@ -414,8 +426,9 @@ async fn a_resend_after_the_conversation_closed_is_not_stored_again(backend: Bac
     app.add_agent("lin", PW, Role::Agent).await;
     let (_lb, mut lin, _) = app.agent_online("lin", PW).await;
     let mut v = Ws::visitor(&app).await;
-    let conv = conv_id(&v.hello(None, None).await);
+    v.hello(None, None).await;
     let first = v.say("answer-lost", "did my order ship?").await;
+    let conv = conv_id(&first);
     assert_eq!(lin.expect("message").await["message"]["seq"], 1);
     lin.send(json!({"type": "close", "conversation_id": conv}))
         .await;
@@ -442,8 +455,10 @@ async fn concurrent_senders_get_gapless_ordered_seqs(backend: Backend) {
     app.add_agent("lin", PW, Role::Agent).await;
     let (_lb, mut agent, _) = app.agent_online("lin", PW).await;
     let mut v = Ws::visitor(&app).await;
-    let conv = conv_id(&v.hello(None, None).await);
+    let conv = conv_id(&v.begin("first").await);
     agent.expect("conversation").await;
+    // The opening message (seq 1) is out of the way; the race starts at 2.
+    assert_eq!(agent.expect("message").await["message"]["seq"], 1);
     const N: usize = 25;
     // Both sides fire all their messages without waiting, then read everything.
     for i in 0..N {
@@ -474,12 +489,12 @@ async fn concurrent_senders_get_gapless_ordered_seqs(backend: Backend) {
     }
     // Each side saw every seq exactly once: its own as acks, the other's as messages.
     let all = |x: &Vec<i64>, y: &Vec<i64>| x.iter().chain(y).copied().collect::<BTreeSet<i64>>();
-    let expected: BTreeSet<i64> = (1..=(2 * N as i64)).collect();
+    let expected: BTreeSet<i64> = (2..=(2 * N as i64 + 1)).collect();
     assert_eq!(all(&v_acked, &v_recv), expected);
     assert_eq!(all(&a_acked, &a_recv), expected);
     assert_eq!(v_acked, a_recv);
     assert_eq!(a_acked, v_recv);
-    assert_eq!(stored_count(&app, conv).await, 2 * N as i64);
+    assert_eq!(stored_count(&app, conv).await, 2 * N as i64 + 1);
 }
 
 async fn bad_input_gets_stable_error_codes_and_the_socket_stays_open(backend: Backend) {
@@ -494,7 +509,7 @@ async fn bad_input_gets_stable_error_codes_and_the_socket_stays_open(backend: Ba
     assert_eq!(v.expect_error().await, "unknown_type");
     v.send(json!({"type": "hello", "last_seq": "three"})).await;
     assert_eq!(v.expect_error().await, "bad_frame");
-    let conv = conv_id(&v.hello(None, None).await);
+    v.hello(None, None).await;
     v.send(json!({"type": "hello"})).await;
     assert_eq!(v.expect_error().await, "already_hello");
     v.send(json!({"type": "message", "client_id": "x"})).await;
@@ -514,8 +529,9 @@ async fn bad_input_gets_stable_error_codes_and_the_socket_stays_open(backend: Ba
     v.send_raw(WsMessage::binary(vec![1u8, 2, 3])).await;
     assert_eq!(v.expect_error().await, "binary_unsupported");
     // Still open, and nothing of the above was stored.
-    assert_eq!(v.say("ok", "fine now").await["seq"], 1);
-    assert_eq!(stored_count(&app, conv).await, 1);
+    let ok = v.say("ok", "fine now").await;
+    assert_eq!(ok["seq"], 1);
+    assert_eq!(stored_count(&app, conv_id(&ok)).await, 1);
 
     // Floods: the excess is refused, the rest goes through.
     let mut flood = Ws::visitor(&app).await;
@@ -544,7 +560,7 @@ async fn every_trace_of_a_socket_leaves_the_dispatcher(backend: Backend) {
     a2.expect("welcome").await;
     for _ in 0..40 {
         let mut v = Ws::visitor(&app).await;
-        v.hello(None, None).await;
+        v.begin("hi").await;
         sockets.push(v);
     }
     // Half of them never say hello.
@@ -581,8 +597,8 @@ async fn agents_act_only_on_their_own_conversations(backend: Backend) {
     app.add_agent("wang", PW, Role::Agent).await;
     let (_lb, mut lin, _) = app.agent_online("lin", PW).await;
     let mut v = Ws::visitor(&app).await;
-    let conv = conv_id(&v.hello(None, None).await);
-    v.say("v1", "private matter").await;
+    v.hello(None, None).await;
+    let conv = conv_id(&v.say("v1", "private matter").await);
     let (_wb, mut wang, _) = app.agent_online("wang", PW).await;
     lin.expect("message").await;
 
@@ -676,7 +692,7 @@ async fn a_disabled_agent_is_disconnected_and_its_conversations_move_at_once(bac
     app.add_agent("wang", PW, Role::Agent).await;
     let (_lb, mut lin_ws, _) = app.agent_online("lin", PW).await;
     let mut v = Ws::visitor(&app).await;
-    assert_eq!(v.hello(None, None).await["agent"]["name"], "lin");
+    assert_eq!(v.begin("hi").await["agent"]["name"], "lin");
     let (_wb, _wang, _) = app.agent_online("wang", PW).await;
 
     app.login_admin().await;
@@ -730,9 +746,8 @@ async fn open_conversations_survive_a_restart(backend: Backend) {
     first.add_agent("wang", PW, Role::Agent).await;
     let (_lb, _lin, _) = first.agent_online("lin", PW).await;
     let mut v = Ws::visitor(&first).await;
-    let w = v.hello(None, None).await;
+    let w = v.begin("before the restart").await;
     let token = w["token"].as_str().unwrap().to_owned();
-    v.say("m1", "before the restart").await;
 
     // A fresh process on the same database: its Dispatcher starts from what storage says.
     let node = livedesk::startup::Application::build_with_clock(

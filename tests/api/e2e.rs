@@ -80,10 +80,6 @@ async fn host_site(livedesk_port: u16) -> u16 {
 }
 
 async fn widget_dashboard_and_console_in_chromium(backend: Backend) {
-    let chromium = chromium();
-    tokio::task::spawn_blocking(ensure_playwright)
-        .await
-        .unwrap();
     let app = spawn_app_with(backend, |s| s.agent_grace_secs = 2).await;
     app.add_agent("lin", PW, Role::Agent).await;
     app.add_agent("wang", PW, Role::Agent).await;
@@ -94,20 +90,42 @@ async fn widget_dashboard_and_console_in_chromium(backend: Backend) {
             Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("screenshots-{backend:?}"))
         });
 
-    let run = tokio::process::Command::new("node")
-        .arg(e2e_dir().join("widget.e2e.mjs"))
+    run_script(
+        "widget.e2e.mjs",
+        &app,
+        &[
+            // "localhost" and "127.0.0.1" are different origins: the widget is cross-origin.
+            ("HOST_URL", format!("http://localhost:{host_port}/")),
+            ("SCREENSHOTS_DIR", shots.display().to_string()),
+        ],
+    )
+    .await;
+    for shot in ["widget.png", "dashboard.png", "admin.png"] {
+        assert!(shots.join(shot).exists(), "missing screenshot {shot}");
+    }
+}
+
+both_backends!(widget_dashboard_and_console_in_chromium);
+
+/// Runs one script of tests/e2e against `app` in Chromium; it must print "[e2e] all good".
+async fn run_script(script: &str, app: &TestApp, env: &[(&str, String)]) {
+    let chromium = chromium();
+    tokio::task::spawn_blocking(ensure_playwright)
+        .await
+        .unwrap();
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(e2e_dir().join(script))
         .current_dir(e2e_dir())
         .env("LIVEDESK_URL", &app.address)
-        // "localhost" and "127.0.0.1" are different origins: the widget is cross-origin.
-        .env("HOST_URL", format!("http://localhost:{host_port}/"))
-        .env("SCREENSHOTS_DIR", &shots)
         .env("CAPTCHA", CAPTCHA)
         .env("AGENT_PASSWORD", PW)
         .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("CHROMIUM", chromium)
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(240), run)
+        .kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(240), cmd.output())
         .await
         .expect("browser test timed out")
         .expect("node runs");
@@ -117,12 +135,63 @@ async fn widget_dashboard_and_console_in_chromium(backend: Backend) {
     );
     assert!(
         out.status.success(),
-        "browser test failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        "browser test {script} failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
     assert!(stdout.contains("[e2e] all good"), "{stdout}");
-    for shot in ["widget.png", "dashboard.png", "admin.png"] {
-        assert!(shots.join(shot).exists(), "missing screenshot {shot}");
-    }
 }
 
-both_backends!(widget_dashboard_and_console_in_chromium);
+/// A page on a third origin that frames the widget panel directly (no loader).
+async fn framing_site() -> u16 {
+    let server = HttpServer::new(|| {
+        App::new().route(
+            "/",
+            web::get().to(|q: web::Query<std::collections::HashMap<String, String>>| async move {
+                let panel = q.get("panel").cloned().unwrap_or_default();
+                let page = format!(
+                    r#"<!doctype html><html><head><meta charset="utf-8"><title>Framer</title></head><body>
+<iframe id="panel" src="{panel}" style="width:380px;height:560px"></iframe>
+<script>window.__got = []; window.addEventListener("message", function (e) {{ window.__got.push(e.data); }});</script>
+</body></html>"#
+                );
+                HttpResponse::Ok()
+                    .content_type("text/html; charset=utf-8")
+                    .body(page)
+            }),
+        )
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .expect("bind framing site");
+    let port = server.addrs()[0].port();
+    tokio::spawn(server.run());
+    port
+}
+
+/// The dashboard as agents use it in long chats and narrow windows, what it
+/// shows or hides per conversation state, long texts in two languages, the
+/// widget's messages to its page, and the small things of issue 11.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_and_widget_hold_up_in_daily_use() {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.ws_rate = 1000;
+        s.ws_burst = 1000;
+    })
+    .await;
+    app.add_agent("lin", PW, Role::Agent).await;
+    app.add_agent("wang", PW, Role::Agent).await;
+    let host_port = host_site(app.port).await;
+    let framer_port = framing_site().await;
+    let shots = std::env::var("LIVEDESK_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots-daily"));
+    run_script(
+        "dashboard.e2e.mjs",
+        &app,
+        &[
+            ("HOST_URL", format!("http://localhost:{host_port}/")),
+            ("FRAMER_URL", format!("http://localhost:{framer_port}/")),
+            ("SCREENSHOTS_DIR", shots.display().to_string()),
+        ],
+    )
+    .await;
+}

@@ -126,6 +126,9 @@ pub fn test_settings(db_url: &str) -> Settings {
     s.workers = 1;
     s.admin_password = Some(Secret::new(ADMIN_PASSWORD));
     s.test_captcha = Some(Secret::new(CAPTCHA));
+    // Every test client comes from 127.0.0.1; the limit tests set their own.
+    s.visitor_sockets_per_ip = 0;
+    s.new_conversations_per_ip = 0;
     s
 }
 
@@ -348,6 +351,8 @@ pub struct Ws {
     stream: WsStream,
     /// Frames read while looking for another type, kept in order.
     backlog: std::collections::VecDeque<Value>,
+    /// The visitor token from the last `welcome`.
+    token: Option<String>,
 }
 
 impl Ws {
@@ -367,6 +372,7 @@ impl Ws {
         Ok(Ws {
             stream,
             backlog: Default::default(),
+            token: None,
         })
     }
 
@@ -505,9 +511,55 @@ impl Ws {
 
     pub async fn hello(&mut self, token: Option<&str>, last_seq: Option<i64>) -> Value {
         self.send(json!({"type": "hello", "token": token, "name": "Vera", "email": "vera@example.com",
-                         "page_url": "https://shop.example/cart", "referrer": "https://search.example/", "last_seq": last_seq}))
+                         "page_url": "https://shop.example/cart", "referrer": "https://search.example/",
+                         "timezone": "Asia/Shanghai", "last_seq": last_seq}))
             .await;
-        self.expect("welcome").await
+        let w = self.expect("welcome").await;
+        self.token = w["token"].as_str().map(str::to_owned);
+        w
+    }
+
+    /// A new visitor's `hello`, then a first message, which opens the
+    /// conversation (a `hello` alone opens none). Returns the welcome with
+    /// `conversation_id`, `status` and `agent` as that message left them,
+    /// and the acknowledged message as `first`.
+    pub async fn begin(&mut self, body: &str) -> Value {
+        let mut w = self.hello(None, None).await;
+        assert_eq!(
+            w["conversation_id"],
+            Value::Null,
+            "hello opened a conversation"
+        );
+        let first = self.say("first", body).await;
+        let conv = first["conversation_id"].clone();
+        let placed = self
+            .expect_where_any(&["assigned", "queued"], |f| f["conversation_id"] == conv)
+            .await;
+        w["conversation_id"] = conv;
+        w["status"] = placed["type"].clone();
+        w["agent"] = placed["agent"].clone();
+        w["first"] = first;
+        w
+    }
+
+    /// Waits for the next frame of one of the types `tys` for which `pred` holds.
+    pub async fn expect_where_any(&mut self, tys: &[&str], pred: impl Fn(&Value) -> bool) -> Value {
+        let hit = |v: &Value| tys.iter().any(|t| v["type"] == *t) && pred(v);
+        if let Some(i) = self.backlog.iter().position(hit) {
+            return self.backlog.remove(i).unwrap();
+        }
+        loop {
+            let v = self.read().await;
+            if hit(&v) {
+                return v;
+            }
+            self.backlog.push_back(v);
+        }
+    }
+
+    /// The visitor token the last `welcome` on this socket gave.
+    pub async fn hello_token(&mut self) -> String {
+        self.token.clone().expect("hello first")
     }
 
     /// Sends a message and returns the acknowledged message object.

@@ -643,7 +643,7 @@ fn postgres_batches_reuse_their_prepared_statements() {
 
 /// A `hello` without a token creates the visitor and its queued conversation
 /// (on PostgreSQL in one statement); what it returns is exactly what is stored.
-fn a_new_visitor_arrives_with_a_queued_conversation(backend: Backend) {
+fn a_new_visitor_arrives_without_a_conversation(backend: Backend) {
     use livedesk::domain::ConversationStatus;
     use livedesk::storage::visitors::{self, VisitorInfo};
     use livedesk::storage::{conversations, StorageError};
@@ -656,37 +656,42 @@ fn a_new_visitor_arrives_with_a_queued_conversation(backend: Backend) {
         page_url: Some("https://shop.example/cart".into()),
         referrer: None,
         user_agent: Some("test agent".into()),
+        timezone: Some("Asia/Shanghai".into()),
     };
     let now = Clock::default().now_naive();
-    let (v, token, conv, fresh) =
+    let (v, token, none, fresh) =
         visitors::arrive(&mut c, None, || "token-one".into(), &info, now).unwrap();
     assert!(fresh);
     assert_eq!(token, "token-one");
     assert_eq!(visitors::find(&mut c, v.visitor_id()).unwrap(), v);
-    assert_eq!(conversations::find(&mut c, conv.id).unwrap(), conv);
-    assert_eq!(conv.visitor_id, v.visitor_id());
+    assert_eq!(v.name.as_deref(), Some("Vera"));
+    assert_eq!(v.timezone.as_deref(), Some("Asia/Shanghai"));
+    // Saying hello opens no conversation: the first message will.
+    assert!(none.is_none());
+    assert!(conversations::list_open(&mut c).unwrap().is_empty());
+    let (again, _, still_none, fresh) =
+        visitors::arrive(&mut c, Some(token.clone()), || unreachable!(), &info, now).unwrap();
+    assert!(!fresh && still_none.is_none());
+    assert_eq!(again.id, v.id);
+    // Once it has one, coming back with the token finds it.
+    let conv = conversations::open_or_create(&mut c, v.visitor_id(), now).unwrap();
     assert_eq!(conv.assignment.status, ConversationStatus::Queued);
-    assert_eq!((conv.last_seq, v.name.as_deref()), (0, Some("Vera")));
-    // Coming back with the token: the same visitor and conversation.
-    let (again, _, same, fresh) =
+    assert_eq!(conv.last_seq, 0);
+    let (again, _, same, _) =
         visitors::arrive(&mut c, Some(token), || unreachable!(), &info, now).unwrap();
-    assert!(!fresh);
-    assert_eq!((again.id, same.id), (v.id, conv.id));
-    // Token hashes are unique: a second new visitor with the same token fails
-    // as a whole, leaving no conversation behind.
-    let before = conversations::list_open(&mut c).unwrap().len();
+    assert_eq!((again.id, same), (v.id, Some(conv)));
+    // Token hashes are unique: a second new visitor with the same token fails.
     let clash = visitors::arrive(&mut c, None, || "token-one".into(), &info, now);
     assert!(matches!(clash, Err(StorageError::Conflict)), "{clash:?}");
-    assert_eq!(conversations::list_open(&mut c).unwrap().len(), before);
 }
 
 #[test]
-fn a_new_visitor_arrives_with_a_queued_conversation_sqlite() {
-    a_new_visitor_arrives_with_a_queued_conversation(Backend::Sqlite)
+fn a_new_visitor_arrives_without_a_conversation_sqlite() {
+    a_new_visitor_arrives_without_a_conversation(Backend::Sqlite)
 }
 #[test]
-fn a_new_visitor_arrives_with_a_queued_conversation_postgres() {
-    a_new_visitor_arrives_with_a_queued_conversation(Backend::Postgres)
+fn a_new_visitor_arrives_without_a_conversation_postgres() {
+    a_new_visitor_arrives_without_a_conversation(Backend::Postgres)
 }
 
 /// New visitors arriving together on PostgreSQL share one statement (group
@@ -733,16 +738,15 @@ fn arrivals_written_together_each_get_their_own_rows() {
     let mut c = s.conn().unwrap();
     let mut ids = BTreeSet::new();
     for (i, r) in arrived.into_iter().enumerate() {
-        let (v, conv) = r.expect("stored");
+        let v = r.expect("stored");
         assert_eq!(v.name.as_deref(), Some(format!("visitor {i}").as_str()));
         assert_eq!(visitors::find(&mut c, v.visitor_id()).unwrap(), v);
-        assert_eq!(conversations::find(&mut c, conv.id).unwrap(), conv);
-        assert_eq!(conv.visitor_id, v.visitor_id());
         let by_token = visitors::find_by_token_hash(&mut c, &token_hash(&format!("token {i}")))
             .unwrap()
             .expect("found by its token");
         assert_eq!(by_token.id, v.id);
-        assert!(ids.insert(conv.id.0));
+        assert!(ids.insert(v.id));
     }
-    assert_eq!(conversations::list_open(&mut c).unwrap().len(), 20);
+    // Visitors only: conversations come with first messages.
+    assert!(conversations::list_open(&mut c).unwrap().is_empty());
 }

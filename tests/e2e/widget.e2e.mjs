@@ -2,44 +2,17 @@
 // a host page on another origin embeds widget.js; a visitor writes; agents
 // answer from the dashboard; reloads, reassignment and XSS are checked; the
 // screenshots for the README are taken on the way.
-import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { dialogs, env, fail, launch, signIn as signInAs, step, watch } from "./lib.mjs";
 
-const env = process.env;
 const LIVEDESK = env.LIVEDESK_URL;
 const HOST = env.HOST_URL;
 const SHOTS = env.SCREENSHOTS_DIR;
-const CAPTCHA = env.CAPTCHA;
 const PASSWORD = env.AGENT_PASSWORD;
 const ADMIN_PASSWORD = env.ADMIN_PASSWORD;
-mkdirSync(SHOTS, { recursive: true });
+const browser = await launch();
 
-const step = (s) => console.log(`[e2e] ${s}`);
-const browser = await chromium.launch({
-  executablePath: env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-let dialogs = 0;
-const watch = (page) => {
-  page.setDefaultTimeout(20000);
-  page.on("dialog", (d) => { dialogs++; d.dismiss().catch(() => {}); });
-  page.on("pageerror", (e) => { console.log(`[e2e] page error on ${page.url()}: ${e.message}`); });
-  return page;
-};
-
-async function signIn(username, password) {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 760 } });
-  const page = watch(await ctx.newPage());
-  await page.goto(`${LIVEDESK}/login`);
-  await page.fill('input[name="username"]', username);
-  await page.fill('input[name="password"]', password);
-  await page.fill('input[name="captcha"]', CAPTCHA);
-  await page.click('button[type="submit"]');
-  await page.waitForURL("**/agent");
-  return page;
-}
+const signIn = (username, password) => signInAs(browser, username, password);
 
 async function online(page) {
   await page.locator("#conn:not(.off)").waitFor();
@@ -110,7 +83,7 @@ try {
   assert.equal(await back.textContent(), xss);
   assert.equal(await lin.locator("#messages img").count(), 0);
   assert.equal(await widget.locator(".messages img").count(), 0);
-  assert.equal(dialogs, 0, "no script ran");
+  assert.equal(dialogs.length, 0, "no script ran");
 
   step("typing travels both ways");
   await widget.locator("#ld-input").type("typing…");
@@ -169,13 +142,5 @@ try {
   step("all good");
   await browser.close();
 } catch (e) {
-  console.error(e);
-  // What each page looked like when it failed.
-  for (const [i, ctx] of browser.contexts().entries()) {
-    for (const [j, page] of ctx.pages().entries()) {
-      await page.screenshot({ path: `${SHOTS}/failure-${i}-${j}.png` }).catch(() => {});
-    }
-  }
-  await browser.close().catch(() => {});
-  process.exit(1);
+  await fail(browser, e);
 }

@@ -10,7 +10,7 @@ use super::{format_time, render, see_other, Chrome};
 use crate::chat::{hub::Logins, messages::CloseReason};
 use crate::domain::{password, AgentId, DisplayName, NewPassword, Role, Username, ValidationError};
 use crate::storage::agents::{self, Agent, NewAgent};
-use crate::storage::{login_attempts, sessions, StorageError, StorageResult};
+use crate::storage::{conversations, login_attempts, sessions, StorageError, StorageResult};
 use crate::web::auth::AdminAgent;
 use crate::web::error::WebError;
 use crate::web::i18n::{Lang, Strings};
@@ -61,7 +61,9 @@ struct ListPage<'a> {
     js: String,
     agents: Vec<AgentRow>,
     attempts: Vec<AttemptRow>,
-    flash: Option<&'a str>,
+    /// The queue's text ("N waiting") when anything waits in it.
+    queue_waiting: Option<String>,
+    flash: Option<String>,
     error: Option<&'a str>,
     form: CreateForm,
 }
@@ -71,7 +73,7 @@ struct ListPage<'a> {
 struct EditPage<'a> {
     c: Chrome,
     agent: AgentRow,
-    flash: Option<&'a str>,
+    flash: Option<String>,
     error: Option<&'a str>,
 }
 
@@ -115,14 +117,28 @@ pub struct ActiveForm {
     active: String,
 }
 
-fn flash_text(t: &'static Strings, f: Flash) -> &'static str {
+fn flash_text(t: &'static Strings, f: Flash) -> String {
     match f {
-        Flash::Created => t.flash_created,
-        Flash::Saved => t.flash_saved,
-        Flash::Password => t.flash_password,
-        Flash::Disabled => t.flash_disabled,
-        Flash::Enabled => t.flash_enabled,
+        Flash::Created => t.flash_created.into(),
+        Flash::Saved => t.flash_saved.into(),
+        Flash::Password => t.flash_password.into(),
+        Flash::Disabled => t.flash_disabled.into(),
+        Flash::Enabled => t.flash_enabled.into(),
+        Flash::QueueClosed(n) => t.flash_queue_closed.replace("{n}", &n.to_string()),
     }
+}
+
+/// The audit trail's outcome, in the reader's language.
+fn outcome_text(t: &'static Strings, outcome: &str) -> String {
+    match outcome {
+        "success" => t.outcome_success,
+        "bad_captcha" => t.outcome_bad_captcha,
+        "bad_credentials" => t.outcome_bad_credentials,
+        "disabled" => t.outcome_disabled,
+        "rate_limited" => t.outcome_rate_limited,
+        other => other,
+    }
+    .to_owned()
 }
 
 fn validation_text(t: &'static Strings, e: ValidationError) -> &'static str {
@@ -206,14 +222,69 @@ async fn list_page(
                 username: a.username,
                 ip: a.ip,
                 success: a.success,
-                outcome: a.outcome,
+                outcome: outcome_text(t, &a.outcome),
             })
             .collect(),
+        queue_waiting: queued_count(state)
+            .await
+            .filter(|n| *n > 0)
+            .map(|n| t.queue_waiting.replace("{n}", &n.to_string())),
         flash: session::take_flash(cx.s).map(|f| flash_text(t, f)),
         error,
         form,
     };
     render(status, &page)
+}
+
+/// Conversations in this node's queue (`None` if the Dispatcher does not answer).
+async fn queued_count(state: &AppState) -> Option<usize> {
+    state
+        .dispatcher
+        .send(crate::chat::messages::GetCounts)
+        .await
+        .ok()
+        .map(|c| c.queued)
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// POST /admin/queue/close: closes every queued conversation (a flood of
+/// spam chats, a night's backlog nobody will answer).
+pub async fn close_queue(
+    admin: AdminAgent,
+    s: Session,
+    state: web::Data<AppState>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, WebError> {
+    session::check_csrf(&s, &form.csrf_token)?;
+    let by = crate::chat::messages::AgentCard {
+        id: admin.0.id,
+        name: admin.0.display_name.clone(),
+        is_admin: true,
+    };
+    let unavailable = |e: actix::MailboxError| WebError::Session(e.to_string());
+    let queued = state
+        .dispatcher
+        .send(crate::chat::messages::GetQueue)
+        .await
+        .map_err(unavailable)?;
+    // Closed in storage first, then the Dispatcher follows (see `close_open`).
+    let now = state.clock.now_naive();
+    let conversations = state
+        .storage
+        .run(move |c| conversations::close_open(c, &queued, now))
+        .await?;
+    let closed = state
+        .dispatcher
+        .send(crate::chat::messages::CloseQueued { by, conversations })
+        .await
+        .map_err(unavailable)?;
+    session::set_flash(&s, Flash::QueueClosed(closed))?;
+    Ok(see_other("/admin/agents"))
 }
 
 /// GET /admin/presence: who is online now (the console refreshes it every few seconds).
