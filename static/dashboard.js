@@ -15,7 +15,7 @@
     statusLabel: $("status-label"), conn: $("conn"), toast: $("toast"), notify: $("notify-btn"),
     closed: $("closed"), hint: $("hint"), notice: $("pane-notice")
   };
-  var MAX_BYTES = 4096; // what the server accepts, counted as it counts: UTF-8 bytes
+  var MAX_BYTES = window.livedeskShared.MAX_BYTES;
   var RECENT_MAX = 20;
 
   var ws = null, backoff = 1000, me = null, agents = [];
@@ -26,16 +26,15 @@
   var selected = null, typingTimer = null, audio = null, olderFor = null;
 
   function send(frame) { if (ws && ws.readyState === 1) ws.send(JSON.stringify(frame)); }
-  function fill(tpl, vars) { return tpl.replace(/\{(\w+)\}/g, function (_, k) { return vars[k] == null ? "" : vars[k]; }); }
+  var S = window.livedeskShared, fill = S.fill, time = S.time, byteLength = S.byteLength;
   function label(c) { return (c.visitor && c.visitor.name) || fill(T.visitor_label, { id: c.visitor ? c.visitor.id : "?" }); }
-  function time(iso) { return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
   function dayLabel(d) {
     var today = new Date(); today.setHours(0, 0, 0, 0);
     var day = new Date(d); day.setHours(0, 0, 0, 0);
     var diff = Math.round((today - day) / 86400000);
     if (diff === 0) return T.today;
     if (diff === 1) return T.yesterday;
-    return d.toLocaleDateString([], { year: "numeric", month: "short", day: "numeric", weekday: "short" });
+    return S.longDate(d);
   }
   function waited(iso) {
     var mins = Math.floor((Date.now() - new Date(iso).getTime()) / 60000);
@@ -43,7 +42,6 @@
     if (mins < 60) return fill(T.minutes, { n: mins });
     return fill(T.hours, { n: Math.floor(mins / 60) });
   }
-  function byteLength(text) { return new TextEncoder().encode(text).length; }
   // Server error codes in the reader's language (the frame's own text is English).
   function errorText(code) {
     var known = { forbidden: T.err_forbidden, not_found: T.err_not_found, already_assigned: T.err_already_assigned,
@@ -434,11 +432,7 @@
     }
   }
 
-  function newClientId() {
-    var a = new Uint8Array(12);
-    window.crypto.getRandomValues(a);
-    return "a-" + Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
-  }
+  function newClientId() { return S.newClientId("a-"); }
 
   function saveDraft() {
     if (selected === null) return;

@@ -12,7 +12,7 @@
   var list = $("ld-messages"), statusEl = $("ld-status"), typingEl = $("ld-typing");
   var intro = $("ld-intro"), composer = $("ld-composer"), input = $("ld-input"), hint = $("ld-hint");
   var framed = window.parent !== window;
-  var MAX_BYTES = 4096; // what the server accepts, counted as it counts: UTF-8 bytes
+  var MAX_BYTES = window.livedeskShared.MAX_BYTES;
 
   // The page that embedded us, and only it, hears from us: its origin is
   // learned from the loader's first message and must match what the browser
@@ -51,11 +51,7 @@
   var conv = null, lastSeq = 0, agent = null, open = !framed, unread = 0, wanted = false;
   var names = {}, seen = {}, pendingEls = {}, typingTimer = null, lastTypingSent = 0, idleTimer = null;
 
-  function fill(tpl, vars) { return tpl.replace(/\{(\w+)\}/g, function (_, k) { return vars[k] == null ? "" : vars[k]; }); }
-  function time(iso) {
-    var d = iso ? new Date(iso) : new Date();
-    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  }
+  var S = window.livedeskShared, fill = S.fill, time = S.time, byteLength = S.byteLength;
   function scrollDown() { list.scrollTop = list.scrollHeight; }
   function setStatus(text) { statusEl.textContent = text; }
   function notice(text) {
@@ -112,7 +108,7 @@
     if (first && d.toDateString() === new Date().toDateString()) return;
     var li = document.createElement("li");
     li.className = "notice day";
-    li.textContent = d.toLocaleDateString([], { year: "numeric", month: "short", day: "numeric", weekday: "short" });
+    li.textContent = S.longDate(d);
     list.appendChild(li);
   }
 
@@ -289,13 +285,8 @@
     }
   }
 
-  function newClientId() {
-    var a = new Uint8Array(12);
-    (window.crypto || window.msCrypto).getRandomValues(a);
-    return "v-" + Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
-  }
+  function newClientId() { return S.newClientId("v-"); }
 
-  function byteLength(text) { return new TextEncoder().encode(text).length; }
   var hintKind = null;
   function showHint(text, kind) { hint.textContent = text || ""; hint.hidden = !text; hintKind = text ? kind || "other" : null; }
   /// Tells the writer before sending when the text is over the limit; never clears it.

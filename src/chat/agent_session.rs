@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use actix::prelude::*;
-use actix_ws::{AggregatedMessageStream, CloseCode, ProtocolError};
+use actix_ws::{AggregatedMessageStream, ProtocolError};
 
 use super::messages::*;
 use super::protocol::*;
@@ -14,7 +14,10 @@ use super::ChatContext;
 use crate::domain::message::{ClientId, MessageBody};
 use crate::domain::{ConversationId, ConversationStatus, Role, Sender};
 use crate::storage::messages::{self as store, OwnedNewMessage};
-use crate::storage::{agents, conversations, sessions, StorageError};
+use crate::storage::{agents, conversations, StorageError};
+
+mod ending;
+pub use ending::REAUTHORIZE;
 
 const HISTORY_DEFAULT: i64 = 50;
 const HISTORY_MAX: i64 = 200;
@@ -210,51 +213,6 @@ impl AgentSession {
         }
     }
 
-    /// Closes a conversation: allowed? then closed in storage, then the
-    /// Dispatcher tells everyone (see `conversations::close_open` for why
-    /// storage goes first).
-    fn close(&mut self, id: ConversationId, ctx: &mut Context<Self>) {
-        let cx = self.cx.clone();
-        let card = self.card.clone();
-        let fut = async move {
-            let access = cx
-                .dispatcher
-                .send(Authorize {
-                    agent: card.clone(),
-                    conversation: id,
-                    write: false,
-                })
-                .await
-                .map_err(|_| ChatError::Conflict)??;
-            if access == Access::NotLive {
-                // Not open here: closed already, or unknown.
-                return Err(
-                    match cx.storage.run(move |db| conversations::find(db, id)).await {
-                        Ok(_) => ChatError::Closed,
-                        Err(_) => ChatError::NotFound,
-                    },
-                );
-            }
-            let now = cx.clock.now_naive();
-            cx.storage
-                .run(move |db| conversations::close_open(db, &[id], now))
-                .await
-                .map_err(|_| ChatError::Conflict)?;
-            cx.dispatcher
-                .send(Close {
-                    by: card,
-                    conversation: id,
-                })
-                .await
-                .map_err(|_| ChatError::Conflict)?
-        };
-        ctx.wait(fut.into_actor(self).map(move |res, act, ctx| {
-            if let Err(e) = res {
-                act.error(failure(e, id.0), ctx);
-            }
-        }));
-    }
-
     /// Sends a request to the Dispatcher and reports a refusal as an error frame.
     fn ask<F>(&mut self, req: F, conversation: i64, ctx: &mut Context<Self>)
     where
@@ -372,89 +330,7 @@ impl AgentSession {
             Err(e) => act.error(e.client(client_id.as_str()), ctx),
         }));
     }
-
-    /// Sends the agent's conversations closed in the last day (after `welcome`).
-    fn send_recent(&self, ctx: &mut Context<Self>) {
-        let cx = self.cx.clone();
-        let me = AgentRef {
-            id: self.card.id.0,
-            name: self.card.name.clone(),
-        };
-        let id = self.card.id;
-        let since = cx.clock.now_naive() - chrono::Duration::hours(24);
-        let fut = async move {
-            cx.storage
-                .run(move |db| conversations::recently_closed(db, id, since, RECENT_MAX))
-                .await
-        };
-        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
-            Ok(list) => {
-                let frame = AgentOut::Recent {
-                    conversations: list
-                        .iter()
-                        .map(|c| ConversationView::closed(c, me.clone()))
-                        .collect(),
-                };
-                act.send(&frame, ctx);
-            }
-            // Only a convenience: the live lists work without it.
-            Err(e) => tracing::warn!(error = %e, "recent conversations unavailable"),
-        }));
-    }
-
-    /// Closes this socket on the server's word; nothing more goes out after it.
-    fn close_for(&mut self, why: CloseReason, ctx: &mut Context<Self>) {
-        if self.closed {
-            return;
-        }
-        self.closed = true;
-        let (code, text) = match why {
-            CloseReason::Disabled => (CloseCode::Policy, "account disabled"),
-            CloseReason::SessionEnded => (CloseCode::Policy, "session ended"),
-            CloseReason::Reauthorize => (CloseCode::Other(REAUTHORIZE), "session changed"),
-        };
-        tracing::info!(agent_id = %self.card.id, reason = text, "agent socket closed by the server");
-        self.sock.close(code, text);
-        ctx.stop();
-    }
-
-    /// Still the account and the session this socket was opened with? Catches
-    /// what the hub cannot: changes made on another node, from the command
-    /// line, or by the clock (expiry).
-    fn check_session(&self, ctx: &mut Context<Self>) {
-        let cx = self.cx.clone();
-        let (id, login) = (self.card.id, self.login.clone());
-        let now = cx.clock.now_naive();
-        let fut = async move {
-            cx.storage
-                .run(move |db| {
-                    let agent = agents::find(db, id)?;
-                    let alive = sessions::login_alive(db, id, &login, now)?;
-                    Ok((agent, alive))
-                })
-                .await
-        };
-        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
-            Ok((a, _)) if !a.active => {
-                act.cx.dispatcher.do_send(KickAgent { agent: id });
-                act.close_for(CloseReason::Disabled, ctx);
-            }
-            Err(StorageError::NotFound) => {
-                act.cx.dispatcher.do_send(KickAgent { agent: id });
-                act.close_for(CloseReason::Disabled, ctx);
-            }
-            Ok((_, false)) => act.close_for(CloseReason::SessionEnded, ctx),
-            Ok((a, true)) if a.role != act.role || a.display_name != act.card.name => {
-                act.close_for(CloseReason::Reauthorize, ctx)
-            }
-            Ok(_) => {}
-            Err(_) => {} // the database blinked; ask again next time
-        }));
-    }
 }
-
-/// Close code for "your rights changed, connect again" (the dashboard reconnects at once).
-pub const REAUTHORIZE: u16 = 4001;
 
 impl Actor for AgentSession {
     type Context = Context<Self>;

@@ -98,15 +98,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/admin/queue/close",
         web::post().to(pages::admin::close_queue),
     )
-    .route("/admin/agents/{id}", web::get().to(pages::admin::show))
-    .route("/admin/agents/{id}", web::post().to(pages::admin::update))
+    .route(
+        "/admin/agents/{id}",
+        web::get().to(pages::admin_agent::show),
+    )
+    .route(
+        "/admin/agents/{id}",
+        web::post().to(pages::admin_agent::update),
+    )
     .route(
         "/admin/agents/{id}/password",
-        web::post().to(pages::admin::reset_password),
+        web::post().to(pages::admin_agent::reset_password),
     )
     .route(
         "/admin/agents/{id}/active",
-        web::post().to(pages::admin::set_active),
+        web::post().to(pages::admin_agent::set_active),
     )
     .default_service(web::to(|| async { WebError::NotFound.into_response() }));
 }

@@ -23,6 +23,7 @@ async fn the_loader_is_javascript_any_site_can_load() {
         body.len()
     );
     for asset in [
+        "shared.js",
         "visitor.js",
         "dashboard.js",
         "admin.js",

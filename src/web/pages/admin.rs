@@ -1,5 +1,6 @@
-//! The admin console: agent accounts. Admins only; the last-admin rule is
-//! enforced in storage so the CLI obeys it too.
+//! The admin console: the list of agent accounts, creating one, who is online,
+//! the queue. Admins only; the last-admin rule is enforced in storage so the
+//! CLI obeys it too. One agent's page is `admin_agent`.
 
 use actix_session::Session;
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
@@ -7,10 +8,9 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{format_time, render, see_other, Chrome};
-use crate::chat::{hub::Logins, messages::CloseReason};
-use crate::domain::{password, AgentId, DisplayName, NewPassword, Role, Username, ValidationError};
+use crate::domain::{password, DisplayName, NewPassword, Role, Username, ValidationError};
 use crate::storage::agents::{self, Agent, NewAgent};
-use crate::storage::{conversations, login_attempts, sessions, StorageError, StorageResult};
+use crate::storage::{conversations, login_attempts, StorageError, StorageResult};
 use crate::web::auth::AdminAgent;
 use crate::web::error::WebError;
 use crate::web::i18n::{Lang, Strings};
@@ -29,7 +29,7 @@ pub struct AgentRow {
 }
 
 impl AgentRow {
-    fn new(a: &Agent, t: &'static Strings) -> Self {
+    pub(super) fn new(a: &Agent, t: &'static Strings) -> Self {
         AgentRow {
             id: a.id.0,
             username: a.username.clone(),
@@ -68,15 +68,6 @@ struct ListPage<'a> {
     form: CreateForm,
 }
 
-#[derive(Template)]
-#[template(path = "admin/agent.html")]
-struct EditPage<'a> {
-    c: Chrome,
-    agent: AgentRow,
-    flash: Option<String>,
-    error: Option<&'a str>,
-}
-
 #[derive(Deserialize, Default)]
 pub struct CreateForm {
     #[serde(default)]
@@ -91,33 +82,7 @@ pub struct CreateForm {
     pub role: String,
 }
 
-#[derive(Deserialize)]
-pub struct ProfileForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    display_name: String,
-    #[serde(default)]
-    role: String,
-}
-
-#[derive(Deserialize)]
-pub struct PasswordForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    password: String,
-}
-
-#[derive(Deserialize)]
-pub struct ActiveForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    active: String,
-}
-
-fn flash_text(t: &'static Strings, f: Flash) -> String {
+pub(super) fn flash_text(t: &'static Strings, f: Flash) -> String {
     match f {
         Flash::Created => t.flash_created.into(),
         Flash::Saved => t.flash_saved.into(),
@@ -151,7 +116,7 @@ fn validation_text(t: &'static Strings, e: ValidationError) -> &'static str {
 }
 
 /// A refusal shown on the form itself (4xx), or a real failure.
-enum Refusal {
+pub(super) enum Refusal {
     Invalid(ValidationError),
     Taken,
     LastAdmin,
@@ -175,7 +140,7 @@ impl From<ValidationError> for Refusal {
 }
 
 impl Refusal {
-    fn text(&self, t: &'static Strings) -> Result<(StatusCode, &'static str), WebError> {
+    pub(super) fn text(&self, t: &'static Strings) -> Result<(StatusCode, &'static str), WebError> {
         match self {
             Refusal::Invalid(v) => Ok((StatusCode::BAD_REQUEST, validation_text(t, *v))),
             Refusal::Taken => Ok((StatusCode::CONFLICT, t.err_username_taken)),
@@ -186,20 +151,20 @@ impl Refusal {
 }
 
 /// What every admin page needs to know about the request it answers.
-struct Ctx<'a> {
-    req: &'a HttpRequest,
-    s: &'a Session,
-    lang: Lang,
-    admin: &'a Agent,
+pub(super) struct Ctx<'a> {
+    pub(super) req: &'a HttpRequest,
+    pub(super) s: &'a Session,
+    pub(super) lang: Lang,
+    pub(super) admin: &'a Agent,
 }
 
 impl Ctx<'_> {
-    fn chrome(&self) -> Result<Chrome, WebError> {
+    pub(super) fn chrome(&self) -> Result<Chrome, WebError> {
         Chrome::for_agent(self.lang, self.req.path(), self.admin, self.s)
     }
 }
 
-async fn list_page(
+pub(super) async fn list_page(
     cx: &Ctx<'_>,
     state: &AppState,
     status: StatusCode,
@@ -249,7 +214,7 @@ async fn queued_count(state: &AppState) -> Option<usize> {
 #[derive(Deserialize)]
 pub struct CsrfForm {
     #[serde(default)]
-    csrf_token: String,
+    pub(super) csrf_token: String,
 }
 
 /// POST /admin/queue/close: closes every queued conversation (a flood of
@@ -383,215 +348,4 @@ pub async fn create(
             list_page(&cx, &state, status, Some(msg), keep).await
         }
     }
-}
-
-async fn load(state: &AppState, id: i64) -> Result<Agent, WebError> {
-    state
-        .storage
-        .run(move |c| agents::find(c, AgentId(id)))
-        .await
-        .map_err(|e| match e {
-            StorageError::NotFound => WebError::NotFound,
-            other => other.into(),
-        })
-}
-
-async fn edit_page(
-    cx: &Ctx<'_>,
-    agent: &Agent,
-    status: StatusCode,
-    error: Option<&str>,
-) -> Result<HttpResponse, WebError> {
-    let t = cx.lang.strings();
-    let page = EditPage {
-        c: cx.chrome()?,
-        agent: AgentRow::new(agent, t),
-        flash: session::take_flash(cx.s).map(|f| flash_text(t, f)),
-        error,
-    };
-    render(status, &page)
-}
-
-pub async fn show(
-    req: HttpRequest,
-    admin: AdminAgent,
-    s: Session,
-    lang: Lang,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, WebError> {
-    let agent = load(&state, *id).await?;
-    let cx = Ctx {
-        req: &req,
-        s: &s,
-        lang,
-        admin: &admin.0,
-    };
-    edit_page(&cx, &agent, StatusCode::OK, None).await
-}
-
-/// Shared tail of the edit actions: redirect with a notice, or show the form again.
-async fn finish(
-    cx: &Ctx<'_>,
-    state: &AppState,
-    id: i64,
-    result: Result<Flash, Refusal>,
-) -> Result<HttpResponse, WebError> {
-    match result {
-        Ok(flash) => {
-            session::set_flash(cx.s, flash)?;
-            Ok(see_other(&format!("/admin/agents/{id}")))
-        }
-        Err(Refusal::Other(e)) => Err(e),
-        Err(r) => {
-            let (status, msg) = r.text(cx.lang.strings())?;
-            let agent = load(state, id).await?;
-            edit_page(cx, &agent, status, Some(msg)).await
-        }
-    }
-}
-
-pub async fn update(
-    req: HttpRequest,
-    admin: AdminAgent,
-    s: Session,
-    lang: Lang,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    form: web::Form<ProfileForm>,
-) -> Result<HttpResponse, WebError> {
-    session::check_csrf(&s, &form.csrf_token)?;
-    let id = *id;
-    let before = load(&state, id).await?;
-    let result = async {
-        let display = DisplayName::parse(&form.display_name)?;
-        let role = Role::parse(&form.role)?;
-        let name = display.as_str().to_owned();
-        state
-            .storage
-            .run(move |c| agents::update_profile(c, AgentId(id), display.as_str(), role))
-            .await?;
-        if before.role != role || before.display_name != name {
-            // Open sockets carry the old rights and name: they reconnect with the new.
-            state
-                .agent_sockets
-                .close(AgentId(id), Logins::All, CloseReason::Reauthorize);
-        }
-        tracing::info!(admin = %admin.0.id, agent_id = id, role = role.as_str(), "agent profile changed");
-        Ok(Flash::Saved)
-    }
-    .await;
-    let cx = Ctx {
-        req: &req,
-        s: &s,
-        lang,
-        admin: &admin.0,
-    };
-    finish(&cx, &state, id, result).await
-}
-
-pub async fn reset_password(
-    req: HttpRequest,
-    admin: AdminAgent,
-    s: Session,
-    lang: Lang,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    form: web::Form<PasswordForm>,
-) -> Result<HttpResponse, WebError> {
-    session::check_csrf(&s, &form.csrf_token)?;
-    let id = *id;
-    load(&state, id).await?;
-    // Changing one's own password keeps this sign-in and ends every other.
-    let keep = (admin.0.id == AgentId(id))
-        .then(|| session::login_id(&s))
-        .flatten();
-    let result = async {
-        let pw = NewPassword::parse(&form.password)?;
-        let kept = keep.clone();
-        state
-            .storage
-            .run(move |c| {
-                let hash = password::hash_password(pw.expose());
-                agents::set_password_hash(c, AgentId(id), &hash)?;
-                // Whoever held the old password is signed out.
-                match &kept {
-                    Some(login) => sessions::delete_for_agent_except(c, AgentId(id), login)?,
-                    None => sessions::delete_for_agent(c, AgentId(id))?,
-                };
-                Ok(())
-            })
-            .await?;
-        let which = match &keep {
-            Some(login) => Logins::AllBut(login),
-            None => Logins::All,
-        };
-        state
-            .agent_sockets
-            .close(AgentId(id), which, CloseReason::SessionEnded);
-        tracing::info!(admin = %admin.0.id, agent_id = id, "agent password reset");
-        Ok(Flash::Password)
-    }
-    .await;
-    let cx = Ctx {
-        req: &req,
-        s: &s,
-        lang,
-        admin: &admin.0,
-    };
-    finish(&cx, &state, id, result).await
-}
-
-pub async fn set_active(
-    req: HttpRequest,
-    admin: AdminAgent,
-    s: Session,
-    lang: Lang,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    form: web::Form<ActiveForm>,
-) -> Result<HttpResponse, WebError> {
-    session::check_csrf(&s, &form.csrf_token)?;
-    let id = *id;
-    load(&state, id).await?;
-    let result = async {
-        let active = match form.active.as_str() {
-            "true" => true,
-            "false" => false,
-            _ => return Err(Refusal::Other(WebError::BadRequest)),
-        };
-        state
-            .storage
-            .run(move |c| {
-                agents::set_active(c, AgentId(id), active)?;
-                if !active {
-                    sessions::delete_for_agent(c, AgentId(id))?;
-                }
-                Ok(())
-            })
-            .await?;
-        if !active {
-            state
-                .agent_sockets
-                .close(AgentId(id), Logins::All, CloseReason::Disabled);
-            // Its sockets close and its conversations move now, not after the grace period.
-            state
-                .dispatcher
-                .do_send(crate::chat::messages::KickAgent { agent: AgentId(id) });
-        }
-        tracing::info!(admin = %admin.0.id, agent_id = id, active, "agent active flag changed");
-        Ok(if active {
-            Flash::Enabled
-        } else {
-            Flash::Disabled
-        })
-    }
-    .await;
-    let cx = Ctx {
-        req: &req,
-        s: &s,
-        lang,
-        admin: &admin.0,
-    };
-    finish(&cx, &state, id, result).await
 }

@@ -2,6 +2,7 @@
 //! strings and what the header needs (who is signed in, the logout token).
 
 pub mod admin;
+pub mod admin_agent;
 pub mod dashboard;
 pub mod login;
 pub mod system;

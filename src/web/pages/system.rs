@@ -67,6 +67,7 @@ pub async fn static_file(path: web::Path<String>) -> Result<HttpResponse, WebErr
         "widget.css" => (include_str!("../../../static/widget.css"), CSS),
         "visitor.js" => (include_str!("../../../static/visitor.js"), JS),
         "dashboard.js" => (include_str!("../../../static/dashboard.js"), JS),
+        "shared.js" => (include_str!("../../../static/shared.js"), JS),
         "admin.js" => (include_str!("../../../static/admin.js"), JS),
         _ => return Err(WebError::NotFound),
     };

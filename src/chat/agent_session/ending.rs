@@ -1,0 +1,141 @@
+//! How things end for an agent socket: its own close on the server's word,
+//! the check that its sign-in still lives, closing a conversation, and the
+//! conversations it closed lately (sent after `welcome`).
+
+use actix::prelude::*;
+use actix_ws::CloseCode;
+
+use super::{failure, AgentSession, RECENT_MAX};
+use crate::chat::messages::*;
+use crate::chat::protocol::*;
+use crate::domain::ConversationId;
+use crate::storage::{agents, conversations, sessions, StorageError};
+
+impl AgentSession {
+    /// Closes a conversation: allowed? then closed in storage, then the
+    /// Dispatcher tells everyone (see `conversations::close_open` for why
+    /// storage goes first).
+    pub(super) fn close(&mut self, id: ConversationId, ctx: &mut Context<Self>) {
+        let cx = self.cx.clone();
+        let card = self.card.clone();
+        let fut = async move {
+            let access = cx
+                .dispatcher
+                .send(Authorize {
+                    agent: card.clone(),
+                    conversation: id,
+                    write: false,
+                })
+                .await
+                .map_err(|_| ChatError::Conflict)??;
+            if access == Access::NotLive {
+                // Not open here: closed already, or unknown.
+                return Err(
+                    match cx.storage.run(move |db| conversations::find(db, id)).await {
+                        Ok(_) => ChatError::Closed,
+                        Err(_) => ChatError::NotFound,
+                    },
+                );
+            }
+            let now = cx.clock.now_naive();
+            cx.storage
+                .run(move |db| conversations::close_open(db, &[id], now))
+                .await
+                .map_err(|_| ChatError::Conflict)?;
+            cx.dispatcher
+                .send(Close {
+                    by: card,
+                    conversation: id,
+                })
+                .await
+                .map_err(|_| ChatError::Conflict)?
+        };
+        ctx.wait(fut.into_actor(self).map(move |res, act, ctx| {
+            if let Err(e) = res {
+                act.error(failure(e, id.0), ctx);
+            }
+        }));
+    }
+
+    /// Sends the agent's conversations closed in the last day (after `welcome`).
+    pub(super) fn send_recent(&self, ctx: &mut Context<Self>) {
+        let cx = self.cx.clone();
+        let me = AgentRef {
+            id: self.card.id.0,
+            name: self.card.name.clone(),
+        };
+        let id = self.card.id;
+        let since = cx.clock.now_naive() - chrono::Duration::hours(24);
+        let fut = async move {
+            cx.storage
+                .run(move |db| conversations::recently_closed(db, id, since, RECENT_MAX))
+                .await
+        };
+        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
+            Ok(list) => {
+                let frame = AgentOut::Recent {
+                    conversations: list
+                        .iter()
+                        .map(|c| ConversationView::closed(c, me.clone()))
+                        .collect(),
+                };
+                act.send(&frame, ctx);
+            }
+            // Only a convenience: the live lists work without it.
+            Err(e) => tracing::warn!(error = %e, "recent conversations unavailable"),
+        }));
+    }
+
+    /// Closes this socket on the server's word; nothing more goes out after it.
+    pub(super) fn close_for(&mut self, why: CloseReason, ctx: &mut Context<Self>) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        let (code, text) = match why {
+            CloseReason::Disabled => (CloseCode::Policy, "account disabled"),
+            CloseReason::SessionEnded => (CloseCode::Policy, "session ended"),
+            CloseReason::Reauthorize => (CloseCode::Other(REAUTHORIZE), "session changed"),
+        };
+        tracing::info!(agent_id = %self.card.id, reason = text, "agent socket closed by the server");
+        self.sock.close(code, text);
+        ctx.stop();
+    }
+
+    /// Still the account and the session this socket was opened with? Catches
+    /// what the hub cannot: changes made on another node, from the command
+    /// line, or by the clock (expiry).
+    pub(super) fn check_session(&self, ctx: &mut Context<Self>) {
+        let cx = self.cx.clone();
+        let (id, login) = (self.card.id, self.login.clone());
+        let now = cx.clock.now_naive();
+        let fut = async move {
+            cx.storage
+                .run(move |db| {
+                    let agent = agents::find(db, id)?;
+                    let alive = sessions::login_alive(db, id, &login, now)?;
+                    Ok((agent, alive))
+                })
+                .await
+        };
+        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
+            Ok((a, _)) if !a.active => {
+                act.cx.dispatcher.do_send(KickAgent { agent: id });
+                act.close_for(CloseReason::Disabled, ctx);
+            }
+            Err(StorageError::NotFound) => {
+                act.cx.dispatcher.do_send(KickAgent { agent: id });
+                act.close_for(CloseReason::Disabled, ctx);
+            }
+            Ok((_, false)) => act.close_for(CloseReason::SessionEnded, ctx),
+            Ok((a, true)) if a.role != act.role || a.display_name != act.card.name => {
+                act.close_for(CloseReason::Reauthorize, ctx)
+            }
+            Ok(_) => {}
+            Err(_) => {} // the database blinked; ask again next time
+        }));
+    }
+}
+
+/// Close code for "your rights changed, connect again" (the dashboard reconnects at once).
+pub const REAUTHORIZE: u16 = 4001;
