@@ -1,6 +1,5 @@
 //! livedesk: customer-service live chat. See docs/architecture.md for the map.
 
-pub mod bench;
 pub mod chat;
 pub mod cli;
 pub mod config;

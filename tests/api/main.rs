@@ -4,7 +4,6 @@
 mod helpers;
 
 mod admin;
-mod bench;
 mod bootstrap;
 mod chat;
 mod cli;

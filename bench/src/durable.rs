@@ -15,8 +15,8 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use super::worker::{self, Control, Job, Outcome, Spread, Task};
 use super::{body, histogram, mono_ns, quantiles, sent_at, visitor_hello, Credentials, Frame};
-use crate::domain::ConversationId;
-use crate::storage::{messages, DatabaseUrl, Storage};
+use livedesk::domain::ConversationId;
+use livedesk::storage::{messages, DatabaseUrl, Storage};
 
 #[derive(Debug, Clone)]
 pub struct DurableConfig {

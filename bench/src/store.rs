@@ -17,10 +17,10 @@ use diesel::{sql_query, QueryableByName, RunQueryDsl};
 use hdrhistogram::Histogram;
 
 use super::{histogram, quantiles};
-use crate::domain::Sender;
-use crate::storage::messages::{self, OwnedNewMessage, Stored};
-use crate::storage::visitors::{self, VisitorInfo};
-use crate::storage::{migrations, Backend, DatabaseUrl, DbConnection, Storage};
+use livedesk::domain::Sender;
+use livedesk::storage::messages::{self, OwnedNewMessage, Stored};
+use livedesk::storage::visitors::{self, VisitorInfo};
+use livedesk::storage::{migrations, Backend, DatabaseUrl, DbConnection, Storage};
 
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -146,7 +146,8 @@ pub fn store(config: StoreConfig) -> anyhow::Result<StoreReport> {
             &info,
             now(),
         )?;
-        let conv = crate::storage::conversations::open_or_create(&mut conn, v.visitor_id(), now())?;
+        let conv =
+            livedesk::storage::conversations::open_or_create(&mut conn, v.visitor_id(), now())?;
         convs.push(conv.id);
     }
     let database_pid = match &mut *conn {

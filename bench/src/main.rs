@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use livedesk::bench::{
+use livedesk_bench::{
     churn, connections, durable, serve_stdio, store, ChurnConfig, ConnectionsConfig, Credentials,
     DurableConfig, Spawn, Spread, StoreConfig,
 };

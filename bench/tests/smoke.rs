@@ -3,10 +3,15 @@
 
 use std::time::Duration;
 
-use livedesk::bench::{durable, Credentials, DurableConfig, Spawn, Spread};
+use livedesk_bench::{durable, Credentials, DurableConfig, Spawn, Spread};
 
-use crate::both_backends;
-use crate::helpers::*;
+// The product's own test helpers: the server in-process on port 0, a fresh
+// database per test, both backends.
+#[path = "../../tests/api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
+use helpers::*;
 
 fn who() -> Credentials {
     Credentials {
@@ -16,7 +21,7 @@ fn who() -> Credentials {
     }
 }
 
-async fn smoke(backend: Backend, write_batch: usize, spread: Spread) -> livedesk::bench::Report {
+async fn smoke(backend: Backend, write_batch: usize, spread: Spread) -> livedesk_bench::Report {
     let app = spawn_app_with(backend, |s| {
         s.ws_rate = 1000;
         s.ws_burst = 1000;
@@ -74,7 +79,7 @@ async fn worker_processes_connect_from_their_own_source_addresses() {
 }
 
 async fn idle_connections_and_churn_scenarios_run(backend: Backend) {
-    use livedesk::bench::{churn, connections, ChurnConfig, ConnectionsConfig};
+    use livedesk_bench::{churn, connections, ChurnConfig, ConnectionsConfig};
     let app = spawn_app_with(backend, |s| s.workers = 2).await;
     let r = connections(ConnectionsConfig {
         url: app.address.clone(),
@@ -111,7 +116,7 @@ both_backends!(idle_connections_and_churn_scenarios_run);
 /// The database-floor scenario stores batches as the server's writer does and
 /// checks what it stored, on both write paths (no server involved).
 async fn the_database_floor_scenario_stores_every_message_once_in_order(backend: Backend) {
-    use livedesk::bench::{store, StoreConfig};
+    use livedesk_bench::{store, StoreConfig};
     for batch in [64, 1] {
         let db = TestDb::create(backend);
         let config = StoreConfig {
