@@ -163,6 +163,12 @@ pub struct Settings {
     #[arg(long, env = "LIVEDESK_ASSIGNMENT", value_enum, default_value_t = crate::chat::assignment::Strategy::Random)]
     pub assignment: crate::chat::assignment::Strategy,
 
+    /// A node that has not renewed its lease on the database for this long is
+    /// taken for dead (renewed every third of it). Only one live node may serve
+    /// from one database until cluster mode comes.
+    #[arg(long, env = "LIVEDESK_NODE_TTL_SECS", default_value_t = 10)]
+    pub node_ttl_secs: u64,
+
     /// Seconds an agent may be gone (all sockets closed) before its conversations move to others.
     #[arg(long, env = "LIVEDESK_AGENT_GRACE_SECS", default_value_t = 15)]
     pub agent_grace_secs: u64,

@@ -17,13 +17,19 @@ use crate::config::Settings;
 use crate::domain::{password, Clock, Role};
 use crate::metrics::{self, Metrics};
 use crate::storage::{
-    agents, conversations, migrations, sessions, settings as kv, DatabaseUrl, Storage, StorageError,
+    agents, conversations, migrations, nodes, sessions, settings as kv, DatabaseUrl, Storage,
+    StorageError,
 };
 use crate::web::{error::error_pages, session::DbSessionStore, AppState, LoginPolicy};
+
+pub use actix_web::dev::ServerHandle;
 
 pub struct Application {
     port: u16,
     server: Server,
+    /// This node's lease on the database, given back when it stops.
+    lease: NodeLease,
+    renewal: StopOnDrop,
     dispatcher: actix::Addr<Dispatcher>,
     dispatcher_system: actix::System,
     /// Set when this start created the first admin (for printing once).
@@ -86,6 +92,71 @@ pub fn bootstrap_admin(
     }
 }
 
+/// This node's claim on the database (see `storage::nodes`).
+#[derive(Clone)]
+struct NodeLease {
+    storage: Storage,
+    node_id: String,
+}
+
+/// Takes the node lease or explains who holds it (blocking: call off the async workers).
+fn claim_lease(storage: &Storage, settings: &Settings, clock: &Clock) -> anyhow::Result<NodeLease> {
+    let node_id = format!(
+        "{}-{}",
+        std::process::id(),
+        hex::encode(rand::random::<[u8; 6]>())
+    );
+    let ttl = chrono::Duration::seconds(settings.node_ttl_secs.max(1) as i64);
+    match nodes::claim(&mut *storage.conn()?, &node_id, clock.now_naive(), ttl)? {
+        Ok(()) => Ok(NodeLease {
+            storage: storage.clone(),
+            node_id,
+        }),
+        Err(live) => anyhow::bail!(
+            "another livedesk node ({}) is serving from this database (last seen {} UTC). \
+             Two nodes on one database would each hand out the same conversations, so this \
+             one does not start. Stop the other node, or wait {} s after it died. Several \
+             nodes need cluster mode (LIVEDESK_REDIS_URL), which this version does not have yet.",
+            live.node_id,
+            live.heartbeat_at.format("%Y-%m-%d %H:%M:%S"),
+            settings.node_ttl_secs
+        ),
+    }
+}
+
+/// Stops a background task when dropped (an Application built but never run
+/// must not keep renewing a lease nobody serves under).
+struct StopOnDrop(tokio::task::AbortHandle);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Renews the lease every third of its time to live, until stopped.
+fn spawn_lease_renewal(lease: NodeLease, clock: Clock, ttl_secs: u64) -> StopOnDrop {
+    let task = tokio::spawn(async move {
+        let every = std::time::Duration::from_millis(ttl_secs.max(1) * 1000 / 3);
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let (node, now) = (lease.node_id.clone(), clock.now_naive());
+            match lease.storage.run(move |c| nodes::renew(c, &node, now)).await {
+                Ok(true) => {}
+                Ok(false) => tracing::error!(
+                    node_id = %lease.node_id,
+                    "this node's lease was taken over (it stalled longer than LIVEDESK_NODE_TTL_SECS)"
+                ),
+                Err(e) => tracing::warn!(error = %e, "could not renew the node lease"),
+            }
+        }
+    })
+    .abort_handle();
+    StopOnDrop(task)
+}
+
 /// The cookie key: from the setting, or generated once and kept in the database.
 fn session_key(storage: &Storage, settings: &Settings) -> anyhow::Result<Key> {
     if let Some(secret) = &settings.session_secret {
@@ -108,12 +179,14 @@ impl Application {
     }
 
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
-        let (storage, first_admin, key, open, names) = {
+        let (storage, lease, first_admin, key, open, names) = {
             let (settings, clock) = (settings.clone(), clock.clone());
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let storage = open_storage(&settings)?;
                 let first = bootstrap_admin(&storage, &settings, &clock)?;
                 let key = session_key(&storage, &settings)?;
+                // Last of the checks that can fail: a refused start leaves no lease behind.
+                let lease = claim_lease(&storage, &settings, &clock)?;
                 let mut conn = storage.conn()?;
                 let open = conversations::list_open(&mut conn)?;
                 let names = agents::list(&mut conn)?
@@ -121,7 +194,7 @@ impl Application {
                     .map(|a| (a.id, a.display_name))
                     .collect();
                 drop(conn);
-                Ok((storage, first, key, open, names))
+                Ok((storage, lease, first, key, open, names))
             })
             .await??
         };
@@ -133,8 +206,15 @@ impl Application {
             );
         }
 
-        let listener = TcpListener::bind(&settings.bind)
-            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let listener = match TcpListener::bind(&settings.bind) {
+            Ok(l) => l,
+            Err(e) => {
+                // Not started after all: the lease goes back at once.
+                let l = lease.clone();
+                let _ = storage.run(move |c| nodes::release(c, &l.node_id)).await;
+                return Err(e).with_context(|| format!("cannot listen on {}", settings.bind));
+            }
+        };
         let port = listener.local_addr()?.port();
 
         let metrics = Metrics::new();
@@ -207,7 +287,8 @@ impl Application {
         let secure = settings.secure_cookies;
         let ttl = actix_web::cookie::time::Duration::minutes(settings.session_ttl_minutes.into());
 
-        spawn_session_sweeper(storage, clock);
+        spawn_session_sweeper(storage, clock.clone());
+        let renewal = spawn_lease_renewal(lease.clone(), clock, settings.node_ttl_secs);
 
         let mut server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(store.clone(), key.clone())
@@ -246,6 +327,8 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
+            lease,
+            renewal,
             dispatcher,
             dispatcher_system,
             first_admin,
@@ -261,9 +344,24 @@ impl Application {
         self.dispatcher.clone()
     }
 
+    /// Stops the server from outside (tests; a signal stops it too).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.dispatcher_system.stop();
+        // A clean stop gives the lease back: the next node may start at once.
+        drop(self.renewal);
+        let lease = self.lease;
+        let released = lease
+            .storage
+            .run(move |c| nodes::release(c, &lease.node_id))
+            .await;
+        if let Err(e) = released {
+            tracing::warn!(error = %e, "could not release the node lease; it expires by itself");
+        }
         result
     }
 }

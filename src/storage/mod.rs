@@ -8,6 +8,7 @@ pub mod conversations;
 pub mod login_attempts;
 pub mod messages;
 pub mod migrations;
+pub mod nodes;
 pub mod prepared;
 pub mod schema;
 pub mod sessions;

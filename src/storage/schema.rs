@@ -90,6 +90,14 @@ diesel::joinable!(conversations -> visitors (visitor_id));
 diesel::joinable!(conversations -> agents (agent_id));
 diesel::joinable!(messages -> conversations (conversation_id));
 
+diesel::table! {
+    node_leases (node_id) {
+        node_id -> Text,
+        started_at -> Timestamp,
+        heartbeat_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     agents,
     login_attempts,

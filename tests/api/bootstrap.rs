@@ -29,7 +29,8 @@ async fn a_restart_creates_no_second_admin_and_keeps_sessions(backend: Backend) 
     first.login_admin().await;
     let cookie = first.session_cookie().expect("session cookie");
 
-    // A second node (or a restart) on the same database, with a different admin password set.
+    // A restart on the same database, with a different admin password set.
+    first.stop().await;
     let mut settings = test_settings(&url);
     settings.admin_password = Some(Secret::new("another-password"));
     let second = Application::build_with_clock(settings, Clock::default())

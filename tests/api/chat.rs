@@ -749,7 +749,9 @@ async fn open_conversations_survive_a_restart(backend: Backend) {
     let w = v.begin("before the restart").await;
     let token = w["token"].as_str().unwrap().to_owned();
 
-    // A fresh process on the same database: its Dispatcher starts from what storage says.
+    // A restart: a fresh process on the same database, its Dispatcher
+    // starting from what storage says.
+    first.stop().await;
     let node = livedesk::startup::Application::build_with_clock(
         settings,
         livedesk::domain::Clock::default(),

@@ -116,7 +116,14 @@ pub struct TestApp {
     pub db: Arc<TestDb>,
     pub first_admin: Option<FirstAdmin>,
     pub dispatcher: actix::Addr<livedesk::chat::Dispatcher>,
+    /// The running node, to stop it (a restart, a second node).
+    node: Arc<std::sync::Mutex<Option<RunningNode>>>,
 }
+
+type RunningNode = (
+    livedesk::startup::ServerHandle,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+);
 
 pub fn test_settings(db_url: &str) -> Settings {
     let mut s = Settings::defaults();
@@ -151,7 +158,8 @@ pub async fn spawn_on(db: TestDb, settings: Settings) -> TestApp {
     let port = app.port();
     let first_admin = app.first_admin.clone();
     let dispatcher = app.dispatcher();
-    tokio::spawn(app.run_until_stopped());
+    let handle = app.handle();
+    let running = tokio::spawn(app.run_until_stopped());
     let storage = Storage::connect(&DatabaseUrl::parse(db.url()).unwrap(), 2).expect("test pool");
     let jar = Arc::new(Jar::default());
     TestApp {
@@ -164,6 +172,7 @@ pub async fn spawn_on(db: TestDb, settings: Settings) -> TestApp {
         db: Arc::new(db),
         first_admin,
         dispatcher,
+        node: Arc::new(std::sync::Mutex::new(Some((handle, running)))),
     }
 }
 
@@ -284,6 +293,20 @@ impl TestApp {
             db: self.db.clone(),
             first_admin: None,
             dispatcher: self.dispatcher.clone(),
+            node: self.node.clone(),
+        }
+    }
+
+    /// Stops the node cleanly (it gives its lease on the database back) and
+    /// waits until it has.
+    pub async fn stop(&self) {
+        let node = self.node.lock().unwrap().take();
+        if let Some((handle, running)) = node {
+            handle.stop(true).await;
+            running
+                .await
+                .expect("node task")
+                .expect("node stopped cleanly");
         }
     }
 

@@ -13,6 +13,7 @@ mod hardening;
 mod health;
 mod lockout;
 mod login;
+mod nodes;
 mod socket_sessions;
 mod storage;
 mod visitor_limits;
