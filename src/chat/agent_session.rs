@@ -247,7 +247,7 @@ impl AgentSession {
                     write: false,
                 })
                 .await
-                .map_err(|_| failure(ChatError::Conflict, id.0))?
+                .map_err(|_| failure(ChatError::Unavailable, id.0))?
                 .map_err(|e| failure(e, id.0))?;
             if access == Access::NotLive {
                 // Closed (or unknown): only its last agent, or an admin, may read it.
@@ -288,7 +288,7 @@ impl AgentSession {
                     write: true,
                 })
                 .await
-                .map_err(|_| failure(ChatError::Conflict, id.0))?
+                .map_err(|_| failure(ChatError::Unavailable, id.0))?
                 .map_err(|e| failure(e, id.0))?;
             if access == Access::NotLive {
                 // Closed, or never existed: say which.

@@ -67,6 +67,9 @@ pub enum ChatError {
     Closed,
     #[error("that change is not possible now")]
     Conflict,
+    /// The Dispatcher did not answer (stopping, or its mailbox is gone).
+    #[error("please try again shortly")]
+    Unavailable,
 }
 
 impl ChatError {
@@ -79,6 +82,7 @@ impl ChatError {
             ChatError::AgentOffline => code::AGENT_OFFLINE,
             ChatError::Closed => code::CLOSED,
             ChatError::Conflict => code::CONFLICT,
+            ChatError::Unavailable => code::UNAVAILABLE,
         }
     }
 }

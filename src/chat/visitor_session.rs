@@ -191,7 +191,7 @@ impl VisitorSession {
                     conversation: conversation.clone(),
                 })
                 .await
-                .map_err(|_| StorageError::Blocking("dispatcher unavailable".into()))?;
+                .map_err(|_| StorageError::Unavailable("dispatcher stopped"))?;
             let conv_id = conversation.as_ref().map(|c| c.id);
             // A last_seq from an older conversation means nothing here: send it all.
             let after = last_seq
@@ -346,7 +346,7 @@ async fn store_visitor_message(
                     conversation: conv,
                 })
                 .await
-                .map_err(|_| StorageError::Blocking("dispatcher unavailable".into()))?;
+                .map_err(|_| StorageError::Unavailable("dispatcher stopped"))?;
         }
         let message = OwnedNewMessage {
             conversation_id: conversation,

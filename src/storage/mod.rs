@@ -36,6 +36,13 @@ pub enum StorageError {
     Migration(String),
     #[error("blocking task failed: {0}")]
     Blocking(String),
+    /// A part of this node that storing goes through has stopped (a writer
+    /// thread, the Dispatcher): nothing was stored; try again shortly.
+    #[error("unavailable: {0}")]
+    Unavailable(&'static str),
+    /// The batch this write was part of failed twice; each of its writers gets this.
+    #[error("batch write failed: {0}")]
+    BatchFailed(std::sync::Arc<StorageError>),
 }
 
 impl From<diesel::result::Error> for StorageError {

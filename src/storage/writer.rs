@@ -87,10 +87,10 @@ impl MessageWriter {
                     on_commit,
                     reply,
                 })
-                .map_err(|_| StorageError::Blocking("message writer stopped".into()))?;
-                answer.await.map_err(|_| {
-                    StorageError::Blocking("message writer dropped a message".into())
-                })?
+                .map_err(|_| StorageError::Unavailable("message writer stopped"))?;
+                answer
+                    .await
+                    .map_err(|_| StorageError::Unavailable("message writer dropped a message"))?
             }
         }
     }
@@ -137,7 +137,7 @@ impl ArrivalWriter {
                             visitors::arrive_new_pg(pg, &arrivals, clock.now_naive())
                         }
                         DbConnection::Sqlite(_) => {
-                            Err(StorageError::Blocking("not PostgreSQL".into()))
+                            Err(StorageError::Unavailable("arrival writer needs PostgreSQL"))
                         }
                     },
                     |jobs, outcome| match outcome {
@@ -146,9 +146,9 @@ impl ArrivalWriter {
                                 let _ = job.reply.send(Ok(row));
                             }
                         }
-                        Err(text) => {
+                        Err(e) => {
                             for job in jobs {
-                                let _ = job.reply.send(Err(StorageError::Blocking(text.clone())));
+                                let _ = job.reply.send(Err(StorageError::BatchFailed(e.clone())));
                             }
                         }
                     },
@@ -168,10 +168,10 @@ impl ArrivalWriter {
                 info,
                 reply,
             })
-            .map_err(|_| StorageError::Blocking("arrival writer stopped".into()))?;
+            .map_err(|_| StorageError::Unavailable("arrival writer stopped"))?;
         answer
             .await
-            .map_err(|_| StorageError::Blocking("arrival writer dropped an arrival".into()))?
+            .map_err(|_| StorageError::Unavailable("arrival writer dropped an arrival"))?
     }
 }
 
@@ -200,9 +200,9 @@ fn write_loop(
                     let _ = job.reply.send(r);
                 }
             }
-            Err(text) => {
+            Err(e) => {
                 for job in jobs {
-                    let _ = job.reply.send(Err(StorageError::Blocking(text.clone())));
+                    let _ = job.reply.send(Err(StorageError::BatchFailed(e.clone())));
                 }
             }
         },
@@ -216,14 +216,14 @@ fn write_loop(
 /// it back when idle. A failed batch is tried once more on a fresh connection
 /// (which hides a connection that broke while held, say the database
 /// restarted), so `write` must be safe to repeat; if that fails too, `answer`
-/// gets the error's text and every sender is told to try again.
+/// gets the error, shared, and every sender is told to try again.
 pub(crate) fn run_batches<J, R>(
     rx: mpsc::Receiver<J>,
     storage: &Storage,
     batch: usize,
     window: Duration,
     mut write: impl FnMut(&mut PooledConn, &[J]) -> StorageResult<R>,
-    mut answer: impl FnMut(Vec<J>, Result<R, String>),
+    mut answer: impl FnMut(Vec<J>, Result<R, std::sync::Arc<StorageError>>),
 ) {
     let mut held: Option<PooledConn> = None;
     let mut next: Option<J> = None;
@@ -246,30 +246,25 @@ pub(crate) fn run_batches<J, R>(
                 Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => break,
             }
         }
-        let mut outcome = Err(StorageError::Blocking("not tried".into()));
-        for _ in 0..2 {
+        let mut attempt = |held: &mut Option<PooledConn>| {
             let conn = match held.take() {
                 Some(c) => Ok(c),
                 None => storage.conn(),
             };
-            outcome = conn.and_then(|mut c| {
+            conn.and_then(|mut c| {
                 let r = write(&mut c, &jobs);
                 if r.is_ok() {
-                    held = Some(c);
+                    *held = Some(c);
                 }
                 r
-            });
-            if outcome.is_ok() {
-                break;
-            }
-        }
-        answer(
-            jobs,
-            outcome.map_err(|e| {
-                tracing::error!(error = %e, "a batch write failed");
-                e.to_string()
-            }),
-        );
+            })
+        };
+        let outcome = attempt(&mut held).or_else(|_| attempt(&mut held));
+        let outcome = outcome.map_err(|e| {
+            tracing::error!(error = %e, "a batch write failed");
+            std::sync::Arc::new(e)
+        });
+        answer(jobs, outcome);
         next = rx.try_recv().ok();
     }
 }

@@ -32,6 +32,9 @@ pub enum WebError {
     Storage(#[from] StorageError),
     #[error("session: {0}")]
     Session(String),
+    /// A part of this node the request needs (the Dispatcher) did not answer.
+    #[error("unavailable: {0}")]
+    Unavailable(&'static str),
     #[error("template: {0}")]
     Template(#[from] askama::Error),
 }
@@ -44,7 +47,10 @@ impl ResponseError for WebError {
             WebError::LoginRequired => StatusCode::SEE_OTHER,
             WebError::NotFound | WebError::Storage(StorageError::NotFound) => StatusCode::NOT_FOUND,
             WebError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            WebError::Storage(StorageError::Pool(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::Storage(
+                StorageError::Pool(_) | StorageError::Unavailable(_) | StorageError::BatchFailed(_),
+            )
+            | WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -174,4 +180,29 @@ pub async fn error_pages(
         );
         BoxBody::new(html)
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_part_of_the_node_that_is_gone_is_503_not_500() {
+        let batch = StorageError::BatchFailed(std::sync::Arc::new(StorageError::NotFound));
+        for e in [
+            WebError::Unavailable("dispatcher"),
+            WebError::Storage(StorageError::Unavailable("message writer stopped")),
+            WebError::Storage(batch),
+        ] {
+            assert_eq!(e.status_code(), StatusCode::SERVICE_UNAVAILABLE, "{e}");
+        }
+        assert_eq!(
+            WebError::Session("x".into()).status_code(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            crate::chat::messages::ChatError::Unavailable.code(),
+            crate::chat::protocol::code::UNAVAILABLE
+        );
+    }
 }

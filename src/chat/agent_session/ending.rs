@@ -27,7 +27,7 @@ impl AgentSession {
                     write: false,
                 })
                 .await
-                .map_err(|_| ChatError::Conflict)??;
+                .map_err(|_| ChatError::Unavailable)??;
             if access == Access::NotLive {
                 // Not open here: closed already, or unknown.
                 return Err(
@@ -41,14 +41,14 @@ impl AgentSession {
             cx.storage
                 .run(move |db| conversations::close_open(db, &[id], now))
                 .await
-                .map_err(|_| ChatError::Conflict)?;
+                .map_err(|_| ChatError::Unavailable)?;
             cx.dispatcher
                 .send(Close {
                     by: card,
                     conversation: id,
                 })
                 .await
-                .map_err(|_| ChatError::Conflict)?
+                .map_err(|_| ChatError::Unavailable)?
         };
         ctx.wait(fut.into_actor(self).map(move |res, act, ctx| {
             if let Err(e) = res {

@@ -2,10 +2,11 @@
 //! the queue. Admins only; the last-admin rule is enforced in storage so the
 //! CLI obeys it too. One agent's page is `admin_agent`.
 
-use actix_session::Session;
-use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
+use actix_session::{Session, SessionExt};
+use actix_web::{dev::Payload, http::StatusCode, web, FromRequest, HttpRequest, HttpResponse};
 use askama::Template;
-use serde::Deserialize;
+use futures_util::future::LocalBoxFuture;
+use serde::{de::DeserializeOwned, Deserialize};
 
 use super::{format_time, render, see_other, Chrome};
 use crate::domain::{password, DisplayName, NewPassword, Role, Username, ValidationError};
@@ -150,22 +151,69 @@ impl Refusal {
     }
 }
 
-/// What every admin page needs to know about the request it answers.
-pub(super) struct Ctx<'a> {
-    pub(super) req: &'a HttpRequest,
-    pub(super) s: &'a Session,
+/// What every admin page starts from: the request, its session and language,
+/// and the signed-in admin (anyone else is refused before the handler runs).
+pub struct Ctx {
+    req: HttpRequest,
+    pub(super) s: Session,
     pub(super) lang: Lang,
-    pub(super) admin: &'a Agent,
+    pub(super) admin: Agent,
 }
 
-impl Ctx<'_> {
+impl Ctx {
     pub(super) fn chrome(&self) -> Result<Chrome, WebError> {
-        Chrome::for_agent(self.lang, self.req.path(), self.admin, self.s)
+        Chrome::for_agent(self.lang, self.req.path(), &self.admin, &self.s)
+    }
+}
+
+impl FromRequest for Ctx {
+    type Error = WebError;
+    type Future = LocalBoxFuture<'static, Result<Self, WebError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let admin = AdminAgent::from_request(req, payload);
+        let (req, s, lang) = (req.clone(), req.get_session(), Lang::of_request(req));
+        Box::pin(async move {
+            let AdminAgent(admin) = admin.await?;
+            Ok(Ctx {
+                req,
+                s,
+                lang,
+                admin,
+            })
+        })
+    }
+}
+
+/// A form that carries the session's CSRF token.
+pub trait CsrfForm {
+    fn csrf_token(&self) -> &str;
+}
+
+/// An admin's form post: `Ctx`, and the form, its CSRF token already checked.
+pub struct AdminPost<F> {
+    pub(super) cx: Ctx,
+    pub(super) form: F,
+}
+
+impl<F: DeserializeOwned + CsrfForm + 'static> FromRequest for AdminPost<F> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let cx = Ctx::from_request(req, payload);
+        let form = web::Form::<F>::from_request(req, payload);
+        Box::pin(async move {
+            let cx = cx.await?;
+            let form = form.await?.into_inner();
+            session::check_csrf(&cx.s, form.csrf_token())?;
+            Ok(AdminPost { cx, form })
+        })
     }
 }
 
 pub(super) async fn list_page(
-    cx: &Ctx<'_>,
+    cx: &Ctx,
     state: &AppState,
     status: StatusCode,
     error: Option<&str>,
@@ -194,7 +242,7 @@ pub(super) async fn list_page(
             .await
             .filter(|n| *n > 0)
             .map(|n| t.queue_waiting.replace("{n}", &n.to_string())),
-        flash: session::take_flash(cx.s).map(|f| flash_text(t, f)),
+        flash: session::take_flash(&cx.s).map(|f| flash_text(t, f)),
         error,
         form,
     };
@@ -212,26 +260,36 @@ async fn queued_count(state: &AppState) -> Option<usize> {
 }
 
 #[derive(Deserialize)]
-pub struct CsrfForm {
+pub struct QueueForm {
     #[serde(default)]
-    pub(super) csrf_token: String,
+    csrf_token: String,
+}
+
+impl CsrfForm for QueueForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+impl CsrfForm for CreateForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
 }
 
 /// POST /admin/queue/close: closes every queued conversation (a flood of
 /// spam chats, a night's backlog nobody will answer).
 pub async fn close_queue(
-    admin: AdminAgent,
-    s: Session,
+    post: AdminPost<QueueForm>,
     state: web::Data<AppState>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    session::check_csrf(&s, &form.csrf_token)?;
+    let AdminPost { cx, .. } = post;
     let by = crate::chat::messages::AgentCard {
-        id: admin.0.id,
-        name: admin.0.display_name.clone(),
+        id: cx.admin.id,
+        name: cx.admin.display_name.clone(),
         is_admin: true,
     };
-    let unavailable = |e: actix::MailboxError| WebError::Session(e.to_string());
+    let unavailable = |_: actix::MailboxError| WebError::Unavailable("dispatcher");
     let queued = state
         .dispatcher
         .send(crate::chat::messages::GetQueue)
@@ -248,7 +306,7 @@ pub async fn close_queue(
         .send(crate::chat::messages::CloseQueued { by, conversations })
         .await
         .map_err(unavailable)?;
-    session::set_flash(&s, Flash::QueueClosed(closed))?;
+    session::set_flash(&cx.s, Flash::QueueClosed(closed))?;
     Ok(see_other("/admin/agents"))
 }
 
@@ -261,42 +319,25 @@ pub async fn presence(
         .dispatcher
         .send(crate::chat::messages::GetPresence)
         .await
-        .map_err(|e| WebError::Session(e.to_string()))?;
+        .map_err(|_| WebError::Unavailable("dispatcher"))?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(agents))
 }
 
-pub async fn list(
-    req: HttpRequest,
-    s: Session,
-    lang: Lang,
-    state: web::Data<AppState>,
-    admin: AdminAgent,
-) -> Result<HttpResponse, WebError> {
+pub async fn list(cx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
     let form = CreateForm {
         role: "agent".into(),
         ..Default::default()
-    };
-    let cx = Ctx {
-        req: &req,
-        s: &s,
-        lang,
-        admin: &admin.0,
     };
     list_page(&cx, &state, StatusCode::OK, None, form).await
 }
 
 pub async fn create(
-    req: HttpRequest,
-    admin: AdminAgent,
-    s: Session,
-    lang: Lang,
+    post: AdminPost<CreateForm>,
     state: web::Data<AppState>,
-    form: web::Form<CreateForm>,
 ) -> Result<HttpResponse, WebError> {
-    session::check_csrf(&s, &form.csrf_token)?;
-    let form = form.into_inner();
+    let AdminPost { cx, form } = post;
     let result: Result<Agent, Refusal> = async {
         let username = Username::parse(&form.username)?;
         let display = if form.display_name.trim().is_empty() {
@@ -327,23 +368,17 @@ pub async fn create(
     .await;
     match result {
         Ok(agent) => {
-            tracing::info!(admin = %admin.0.id, agent_id = %agent.id, "agent created");
-            session::set_flash(&s, Flash::Created)?;
+            tracing::info!(admin = %cx.admin.id, agent_id = %agent.id, "agent created");
+            session::set_flash(&cx.s, Flash::Created)?;
             Ok(see_other("/admin/agents"))
         }
         Err(Refusal::Other(e)) => Err(e),
         Err(r) => {
-            let (status, msg) = r.text(lang.strings())?;
+            let (status, msg) = r.text(cx.lang.strings())?;
             let keep = CreateForm {
                 password: String::new(),
                 csrf_token: String::new(),
                 ..form
-            };
-            let cx = Ctx {
-                req: &req,
-                s: &s,
-                lang,
-                admin: &admin.0,
             };
             list_page(&cx, &state, status, Some(msg), keep).await
         }

@@ -1,20 +1,17 @@
 //! The admin console: one agent's page (profile, password, disabling). Each
 //! change that ends or narrows the agent's sessions closes its open sockets.
 
-use actix_session::Session;
-use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
+use actix_web::{http::StatusCode, web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::admin::{flash_text, AgentRow, Ctx, Refusal};
+use super::admin::{flash_text, AdminPost, AgentRow, CsrfForm, Ctx, Refusal};
 use super::{render, see_other, Chrome};
 use crate::chat::{hub::Logins, messages::CloseReason};
 use crate::domain::{password, AgentId, DisplayName, NewPassword, Role};
 use crate::storage::agents::{self, Agent};
 use crate::storage::{sessions, StorageError};
-use crate::web::auth::AdminAgent;
 use crate::web::error::WebError;
-use crate::web::i18n::Lang;
 use crate::web::session::{self, Flash};
 use crate::web::AppState;
 
@@ -53,6 +50,17 @@ pub struct ActiveForm {
     active: String,
 }
 
+macro_rules! csrf_forms {
+    ($($t:ty),*) => {$(
+        impl CsrfForm for $t {
+            fn csrf_token(&self) -> &str {
+                &self.csrf_token
+            }
+        }
+    )*};
+}
+csrf_forms!(ProfileForm, PasswordForm, ActiveForm);
+
 async fn load(state: &AppState, id: i64) -> Result<Agent, WebError> {
     state
         .storage
@@ -65,7 +73,7 @@ async fn load(state: &AppState, id: i64) -> Result<Agent, WebError> {
 }
 
 async fn edit_page(
-    cx: &Ctx<'_>,
+    cx: &Ctx,
     agent: &Agent,
     status: StatusCode,
     error: Option<&str>,
@@ -74,40 +82,31 @@ async fn edit_page(
     let page = EditPage {
         c: cx.chrome()?,
         agent: AgentRow::new(agent, t),
-        flash: session::take_flash(cx.s).map(|f| flash_text(t, f)),
+        flash: session::take_flash(&cx.s).map(|f| flash_text(t, f)),
         error,
     };
     render(status, &page)
 }
 
 pub async fn show(
-    req: HttpRequest,
-    admin: AdminAgent,
-    s: Session,
-    lang: Lang,
+    cx: Ctx,
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
     let agent = load(&state, *id).await?;
-    let cx = Ctx {
-        req: &req,
-        s: &s,
-        lang,
-        admin: &admin.0,
-    };
     edit_page(&cx, &agent, StatusCode::OK, None).await
 }
 
 /// Shared tail of the edit actions: redirect with a notice, or show the form again.
 async fn finish(
-    cx: &Ctx<'_>,
+    cx: &Ctx,
     state: &AppState,
     id: i64,
     result: Result<Flash, Refusal>,
 ) -> Result<HttpResponse, WebError> {
     match result {
         Ok(flash) => {
-            session::set_flash(cx.s, flash)?;
+            session::set_flash(&cx.s, flash)?;
             Ok(see_other(&format!("/admin/agents/{id}")))
         }
         Err(Refusal::Other(e)) => Err(e),
@@ -120,15 +119,11 @@ async fn finish(
 }
 
 pub async fn update(
-    req: HttpRequest,
-    admin: AdminAgent,
-    s: Session,
-    lang: Lang,
+    post: AdminPost<ProfileForm>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    form: web::Form<ProfileForm>,
 ) -> Result<HttpResponse, WebError> {
-    session::check_csrf(&s, &form.csrf_token)?;
+    let AdminPost { cx, form } = post;
     let id = *id;
     let before = load(&state, id).await?;
     let result = async {
@@ -145,34 +140,24 @@ pub async fn update(
                 .agent_sockets
                 .close(AgentId(id), Logins::All, CloseReason::Reauthorize);
         }
-        tracing::info!(admin = %admin.0.id, agent_id = id, role = role.as_str(), "agent profile changed");
+        tracing::info!(admin = %cx.admin.id, agent_id = id, role = role.as_str(), "agent profile changed");
         Ok(Flash::Saved)
     }
     .await;
-    let cx = Ctx {
-        req: &req,
-        s: &s,
-        lang,
-        admin: &admin.0,
-    };
     finish(&cx, &state, id, result).await
 }
 
 pub async fn reset_password(
-    req: HttpRequest,
-    admin: AdminAgent,
-    s: Session,
-    lang: Lang,
+    post: AdminPost<PasswordForm>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, WebError> {
-    session::check_csrf(&s, &form.csrf_token)?;
+    let AdminPost { cx, form } = post;
     let id = *id;
     load(&state, id).await?;
     // Changing one's own password keeps this sign-in and ends every other.
-    let keep = (admin.0.id == AgentId(id))
-        .then(|| session::login_id(&s))
+    let keep = (cx.admin.id == AgentId(id))
+        .then(|| session::login_id(&cx.s))
         .flatten();
     let result = async {
         let pw = NewPassword::parse(&form.password)?;
@@ -197,29 +182,19 @@ pub async fn reset_password(
         state
             .agent_sockets
             .close(AgentId(id), which, CloseReason::SessionEnded);
-        tracing::info!(admin = %admin.0.id, agent_id = id, "agent password reset");
+        tracing::info!(admin = %cx.admin.id, agent_id = id, "agent password reset");
         Ok(Flash::Password)
     }
     .await;
-    let cx = Ctx {
-        req: &req,
-        s: &s,
-        lang,
-        admin: &admin.0,
-    };
     finish(&cx, &state, id, result).await
 }
 
 pub async fn set_active(
-    req: HttpRequest,
-    admin: AdminAgent,
-    s: Session,
-    lang: Lang,
+    post: AdminPost<ActiveForm>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    form: web::Form<ActiveForm>,
 ) -> Result<HttpResponse, WebError> {
-    session::check_csrf(&s, &form.csrf_token)?;
+    let AdminPost { cx, form } = post;
     let id = *id;
     load(&state, id).await?;
     let result = async {
@@ -247,7 +222,7 @@ pub async fn set_active(
                 .dispatcher
                 .do_send(crate::chat::messages::KickAgent { agent: AgentId(id) });
         }
-        tracing::info!(admin = %admin.0.id, agent_id = id, active, "agent active flag changed");
+        tracing::info!(admin = %cx.admin.id, agent_id = id, active, "agent active flag changed");
         Ok(if active {
             Flash::Enabled
         } else {
@@ -255,11 +230,5 @@ pub async fn set_active(
         })
     }
     .await;
-    let cx = Ctx {
-        req: &req,
-        s: &s,
-        lang,
-        admin: &admin.0,
-    };
     finish(&cx, &state, id, result).await
 }
