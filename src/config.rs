@@ -160,8 +160,8 @@ pub struct Settings {
     pub test_captcha: Option<Secret>,
 
     /// How a new conversation picks its agent.
-    #[arg(long, env = "LIVEDESK_ASSIGNMENT", value_enum, default_value_t = crate::chat::assignment::Strategy::Random)]
-    pub assignment: crate::chat::assignment::Strategy,
+    #[arg(long, env = "LIVEDESK_ASSIGNMENT", value_enum, default_value_t = crate::domain::Strategy::Random)]
+    pub assignment: crate::domain::Strategy,
 
     /// A node that has not renewed its lease on the database for this long is
     /// taken for dead (renewed every third of it). Only one live node may serve

@@ -5,14 +5,7 @@ use rand::Rng;
 
 use crate::domain::AgentId;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
-pub enum Strategy {
-    /// Any online agent, uniformly at random.
-    #[default]
-    Random,
-    /// The online agent with the fewest open conversations (ties broken at random).
-    LeastLoaded,
-}
+pub use crate::domain::Strategy;
 
 /// An agent who may receive new conversations, with its current number of open ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

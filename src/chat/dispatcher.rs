@@ -20,8 +20,9 @@ use super::protocol::*;
 use crate::domain::{
     AgentId, Assignment, Clock, ConversationId, ConversationStatus, Sender, Transition, VisitorId,
 };
+use crate::domain::{Conversation, Visitor};
 use crate::metrics::ChatMetrics;
-use crate::storage::{conversations, conversations::Conversation, visitors::VisitorRow, Storage};
+use crate::storage::{conversations, Storage};
 
 #[derive(Debug, Clone)]
 pub struct DispatcherConfig {
@@ -92,7 +93,7 @@ struct AgentEntry {
 }
 
 struct Conv {
-    visitor: VisitorRow,
+    visitor: Visitor,
     assignment: Assignment,
     last_seq: i64,
     /// Next `seq` to hand out to recipients; later ones wait in `pending`.
@@ -123,7 +124,7 @@ pub struct Dispatcher {
     /// change, so assignment and presence never scan all conversations.
     loads: HashMap<AgentId, usize>,
     queue: BTreeSet<(NaiveDateTime, ConversationId)>,
-    seed: Vec<(Conversation, VisitorRow)>,
+    seed: Vec<(Conversation, Visitor)>,
     /// The visitor socket being welcomed: its `welcome` already says what
     /// the other tabs hear as `assigned`/`queued`.
     joining: Option<SessionId>,
@@ -136,7 +137,7 @@ impl Dispatcher {
         clock: Clock,
         persist: Persister,
         metrics: ChatMetrics,
-        open: Vec<(Conversation, VisitorRow)>,
+        open: Vec<(Conversation, Visitor)>,
         names: HashMap<AgentId, String>,
     ) -> Self {
         Self {
@@ -204,10 +205,10 @@ impl Dispatcher {
             status: c.assignment.status,
             agent: c.assignment.agent.map(|a| self.agent_ref(a)),
             visitor: VisitorView {
-                id: c.visitor.id,
+                id: c.visitor.id.0,
                 name: c.visitor.name.clone(),
                 email: c.visitor.email.clone(),
-                online: self.visitor_online(VisitorId(c.visitor.id)),
+                online: self.visitor_online(c.visitor.id),
                 page_url: c.visitor.page_url.clone(),
                 referrer: c.visitor.referrer.clone(),
                 user_agent: c.visitor.user_agent.clone(),
@@ -397,7 +398,7 @@ impl Dispatcher {
                 .assignment_seconds
                 .observe(since.elapsed().as_secs_f64());
         }
-        let visitor = VisitorId(c.visitor.id);
+        let visitor = c.visitor.id;
         match before.agent {
             Some(old) => {
                 self.metrics.reassignments.inc();
@@ -450,7 +451,7 @@ impl Dispatcher {
         }
         if let Some(c) = self.convs.get(&id) {
             self.to_visitor(
-                VisitorId(c.visitor.id),
+                c.visitor.id,
                 VisitorOut::Queued {
                     conversation_id: id.0,
                 },
@@ -516,7 +517,7 @@ impl Dispatcher {
         self.update_gauges();
     }
 
-    fn register(&mut self, conv: &Conversation, visitor: &VisitorRow) {
+    fn register(&mut self, conv: &Conversation, visitor: &Visitor) {
         if self.convs.contains_key(&conv.id) || conv.assignment.status == ConversationStatus::Closed
         {
             return;
@@ -626,7 +627,7 @@ impl Dispatcher {
         if m.sender == Sender::Visitor {
             c.unread += 1;
         }
-        let visitor = VisitorId(c.visitor.id);
+        let visitor = c.visitor.id;
         let owner = c.assignment.agent;
         let (v_except, a_except) = match origin {
             Origin::Visitor(s) => (Some(s), None),
@@ -651,7 +652,7 @@ impl Dispatcher {
         id: ConversationId,
     ) -> Result<Option<AgentId>, ChatError> {
         let c = self.convs.get(&id).ok_or(ChatError::NotFound)?;
-        if c.visitor.id != v.0 {
+        if c.visitor.id != v {
             return Err(ChatError::Forbidden);
         }
         Ok(c.assignment.agent)
@@ -758,7 +759,7 @@ impl Handler<VisitorLeave> for Dispatcher {
                 let open: Vec<ConversationId> = self
                     .convs
                     .iter()
-                    .filter(|(_, c)| c.visitor.id == vid.0)
+                    .filter(|(_, c)| c.visitor.id == vid)
                     .map(|(id, _)| *id)
                     .collect();
                 for id in open {
@@ -952,7 +953,7 @@ impl Dispatcher {
             if let Some(t) = c.gap_timer {
                 ctx.cancel_future(t);
             }
-            let vid = VisitorId(c.visitor.id);
+            let vid = c.visitor.id;
             self.to_visitor(
                 vid,
                 VisitorOut::Closed {
@@ -1005,7 +1006,7 @@ impl Handler<Typing> for Dispatcher {
             }
             Party::Agent(card) => {
                 let c = self.check(&card, msg.conversation, true)?;
-                let vid = VisitorId(c.visitor.id);
+                let vid = c.visitor.id;
                 self.to_visitor(vid, VisitorOut::Typing { active: msg.active }, None);
             }
         }
@@ -1032,7 +1033,7 @@ impl Handler<ReadUpTo> for Dispatcher {
                     if msg.seq >= c.last_seq {
                         c.unread = 0;
                     }
-                    let vid = VisitorId(c.visitor.id);
+                    let vid = c.visitor.id;
                     self.to_visitor(vid, VisitorOut::Read { seq: msg.seq }, None);
                 }
             }

@@ -11,7 +11,7 @@ use super::protocol::{
     AgentOut, AgentPresence, AgentRef, AgentStatus, ConversationView, MessageView, VisitorOut,
 };
 use crate::domain::{AgentId, ConversationId, ConversationStatus, VisitorId};
-use crate::storage::{conversations::Conversation, visitors::VisitorRow};
+use crate::domain::{Conversation, Visitor};
 
 pub type SessionId = u64;
 
@@ -101,7 +101,7 @@ pub struct JoinReply {
 pub struct VisitorJoin {
     pub session: SessionId,
     pub addr: Recipient<ToVisitor>,
-    pub visitor: VisitorRow,
+    pub visitor: Visitor,
     pub conversation: Option<Conversation>,
 }
 
@@ -109,7 +109,7 @@ pub struct VisitorJoin {
 #[derive(Message)]
 #[rtype(result = "JoinReply")]
 pub struct OpenConversation {
-    pub visitor: VisitorRow,
+    pub visitor: Visitor,
     pub conversation: Conversation,
 }
 

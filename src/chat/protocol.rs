@@ -100,7 +100,7 @@ impl ConversationView {
             status: c.conversation.assignment.status,
             agent: Some(agent),
             visitor: VisitorView {
-                id: v.id,
+                id: v.id.0,
                 name: v.name.clone(),
                 email: v.email.clone(),
                 online: false,

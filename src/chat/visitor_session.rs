@@ -16,16 +16,17 @@ use super::socket::{Intake, Socket};
 use super::ChatContext;
 use crate::domain::message::{ClientId, MessageBody};
 use crate::domain::visitor::{new_token, TOKEN_MAX};
+use crate::domain::Visitor;
 use crate::domain::{ConversationId, Sender};
 use crate::storage::messages::{self as store, OwnedNewMessage};
-use crate::storage::visitors::{self, VisitorInfo, VisitorRow};
+use crate::storage::visitors::{self, VisitorInfo};
 use crate::storage::{conversations, StorageError};
 
 /// Messages sent back in `welcome` at most (the rest via a later resume).
 const WELCOME_MAX: i64 = 1000;
 
 struct Ready {
-    visitor: VisitorRow,
+    visitor: Visitor,
     /// `None` until the visitor's first message opens one.
     conversation: Option<ConversationId>,
     /// Highest `seq` of the current conversation this socket has been sent.
@@ -213,7 +214,7 @@ impl VisitorSession {
             Ok((visitor, token, conversation, reply, after, messages)) => {
                 let delivered_upto = messages.last().map(|m| m.seq).unwrap_or(after);
                 let frame = VisitorOut::Welcome {
-                    visitor_id: visitor.id,
+                    visitor_id: visitor.id.0,
                     token,
                     conversation_id: conversation.map(|c| c.0),
                     status: reply.status,
@@ -320,7 +321,7 @@ pub fn message_code(e: crate::domain::MessageError) -> &'static str {
 async fn store_visitor_message(
     cx: Arc<ChatContext>,
     (session, ip): (SessionId, std::net::IpAddr),
-    visitor: VisitorRow,
+    visitor: Visitor,
     current: Option<ConversationId>,
     client_id: ClientId,
     body: MessageBody,

@@ -1,6 +1,28 @@
 //! A conversation's states and the only moves between them.
 
-use super::AgentId;
+use chrono::NaiveDateTime;
+
+use super::{AgentId, ConversationId, VisitorId};
+
+/// A conversation as stored: whose, who has it, how far its messages go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub visitor_id: VisitorId,
+    pub assignment: Assignment,
+    pub last_seq: i64,
+    pub created_at: NaiveDateTime,
+}
+
+/// How a new conversation picks its agent (`LIVEDESK_ASSIGNMENT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Strategy {
+    /// Any online agent, uniformly at random.
+    #[default]
+    Random,
+    /// The online agent with the fewest open conversations (ties broken at random).
+    LeastLoaded,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

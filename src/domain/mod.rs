@@ -11,6 +11,9 @@ pub mod visitor;
 
 pub use agent::{DisplayName, NewPassword, Role, Username, ValidationError};
 pub use clock::Clock;
-pub use conversation::{Assignment, ConversationStatus, Transition, TransitionError};
+pub use conversation::{
+    Assignment, Conversation, ConversationStatus, Strategy, Transition, TransitionError,
+};
 pub use ids::{AgentId, ConversationId, MessageId, VisitorId};
 pub use message::{ClientId, MessageBody, MessageError, Sender};
+pub use visitor::Visitor;

@@ -16,6 +16,32 @@ pub fn token_hash(token: &str) -> String {
 
 pub use super::text::without_bidi_controls;
 
+use chrono::NaiveDateTime;
+
+use super::VisitorId;
+
+/// A visitor as the product knows them: what they told about themselves and
+/// when they were here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visitor {
+    pub id: VisitorId,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub page_url: Option<String>,
+    pub referrer: Option<String>,
+    pub user_agent: Option<String>,
+    pub first_seen_at: NaiveDateTime,
+    pub last_seen_at: NaiveDateTime,
+    /// An IANA zone name as the browser gave it (`Asia/Shanghai`).
+    pub timezone: Option<String>,
+}
+
+impl Visitor {
+    pub fn visitor_id(&self) -> VisitorId {
+        self.id
+    }
+}
+
 /// Looks like an IANA zone name (`America/Argentina/Buenos_Aires`, `UTC`,
 /// `Etc/GMT+5`): short, and made of the characters such names use. Anything
 /// else is dropped rather than shown to an agent.

@@ -4,16 +4,10 @@ use diesel::prelude::*;
 use super::schema::{conversations, visitors};
 use super::visitors::VisitorRow;
 use super::{last_insert_id, DbConnection, StorageResult};
+use crate::domain::Visitor;
 use crate::domain::{AgentId, Assignment, ConversationId, ConversationStatus, VisitorId};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Conversation {
-    pub id: ConversationId,
-    pub visitor_id: VisitorId,
-    pub assignment: Assignment,
-    pub last_seq: i64,
-    pub created_at: NaiveDateTime,
-}
+pub use crate::domain::Conversation;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = conversations)]
@@ -176,20 +170,23 @@ pub fn set_assignments(
 }
 
 /// Every conversation that is not closed, with its visitor: the Dispatcher's state at start-up.
-pub fn list_open(conn: &mut DbConnection) -> StorageResult<Vec<(Conversation, VisitorRow)>> {
+pub fn list_open(conn: &mut DbConnection) -> StorageResult<Vec<(Conversation, Visitor)>> {
     let rows: Vec<(Row, VisitorRow)> = conversations::table
         .inner_join(visitors::table)
         .filter(conversations::status.ne(ConversationStatus::Closed.as_str()))
         .order(conversations::id.asc())
         .select((Row::as_select(), VisitorRow::as_select()))
         .load(conn)?;
-    Ok(rows.into_iter().map(|(c, v)| (c.into(), v)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(c, v)| (c.into(), v.into()))
+        .collect())
 }
 
 /// A closed conversation for lists: when it was updated and closed, and its visitor.
 pub struct ClosedConversation {
     pub conversation: Conversation,
-    pub visitor: VisitorRow,
+    pub visitor: Visitor,
     pub updated_at: NaiveDateTime,
 }
 
@@ -218,7 +215,7 @@ pub fn recently_closed(
         .into_iter()
         .map(|(c, visitor, updated_at)| ClosedConversation {
             conversation: c.into(),
-            visitor,
+            visitor: visitor.into(),
             updated_at,
         })
         .collect())

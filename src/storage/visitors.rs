@@ -3,11 +3,12 @@ use diesel::prelude::*;
 
 use super::schema::visitors;
 use super::{DbConnection, StorageError, StorageResult};
-use crate::domain::VisitorId;
+use crate::domain::{Visitor, VisitorId};
 
+/// A visitors row; the rest of the product sees `domain::Visitor`.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = visitors)]
-pub struct VisitorRow {
+pub(crate) struct VisitorRow {
     pub id: i64,
     pub name: Option<String>,
     pub email: Option<String>,
@@ -20,9 +21,19 @@ pub struct VisitorRow {
     pub timezone: Option<String>,
 }
 
-impl VisitorRow {
-    pub fn visitor_id(&self) -> VisitorId {
-        VisitorId(self.id)
+impl From<VisitorRow> for Visitor {
+    fn from(r: VisitorRow) -> Self {
+        Visitor {
+            id: VisitorId(r.id),
+            name: r.name,
+            email: r.email,
+            page_url: r.page_url,
+            referrer: r.referrer,
+            user_agent: r.user_agent,
+            first_seen_at: r.first_seen_at,
+            last_seen_at: r.last_seen_at,
+            timezone: r.timezone,
+        }
     }
 }
 
@@ -42,7 +53,7 @@ pub fn create(
     token_hash: &str,
     info: &VisitorInfo,
     now: NaiveDateTime,
-) -> StorageResult<VisitorRow> {
+) -> StorageResult<Visitor> {
     diesel::insert_into(visitors::table)
         .values((
             visitors::token_hash.eq(token_hash),
@@ -62,19 +73,21 @@ pub fn create(
 pub fn find_by_token_hash(
     conn: &mut DbConnection,
     token_hash: &str,
-) -> StorageResult<Option<VisitorRow>> {
+) -> StorageResult<Option<Visitor>> {
     Ok(visitors::table
         .filter(visitors::token_hash.eq(token_hash))
         .select(VisitorRow::as_select())
-        .first(conn)
-        .optional()?)
+        .first::<VisitorRow>(conn)
+        .optional()?
+        .map(Into::into))
 }
 
-pub fn find(conn: &mut DbConnection, id: VisitorId) -> StorageResult<VisitorRow> {
+pub fn find(conn: &mut DbConnection, id: VisitorId) -> StorageResult<Visitor> {
     Ok(visitors::table
         .find(id.0)
         .select(VisitorRow::as_select())
-        .first(conn)?)
+        .first::<VisitorRow>(conn)?
+        .into())
 }
 
 /// A returning visitor: refresh what changed (name and email only when given).
@@ -83,7 +96,7 @@ pub fn touch(
     id: VisitorId,
     info: &VisitorInfo,
     now: NaiveDateTime,
-) -> StorageResult<VisitorRow> {
+) -> StorageResult<Visitor> {
     let current = find(conn, id)?;
     diesel::update(visitors::table.find(id.0))
         .set((
@@ -112,7 +125,7 @@ pub fn arrive(
     info: &VisitorInfo,
     now: NaiveDateTime,
 ) -> StorageResult<(
-    VisitorRow,
+    Visitor,
     String,
     Option<super::conversations::Conversation>,
     bool,
@@ -163,7 +176,7 @@ pub(crate) fn arrive_new_pg(
     pg: &mut PgConnection,
     arrivals: &[(String, VisitorInfo)],
     now: NaiveDateTime,
-) -> StorageResult<Vec<VisitorRow>> {
+) -> StorageResult<Vec<Visitor>> {
     use super::prepared::{bind, stmt};
     use chrono::Timelike;
     use diesel::sql_types::{Array, Nullable, Text, Timestamp};
@@ -204,8 +217,8 @@ pub(crate) fn arrive_new_pg(
         .iter()
         .map(|(hash, info)| {
             let id = ids.remove(hash).ok_or(StorageError::NotFound)?;
-            Ok(VisitorRow {
-                id,
+            Ok(Visitor {
+                id: VisitorId(id),
                 name: info.name.clone(),
                 email: info.email.clone(),
                 page_url: info.page_url.clone(),

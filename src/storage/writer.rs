@@ -20,9 +20,10 @@ use tokio::sync::oneshot;
 
 use super::connection::PooledConn;
 use super::messages::{self, Message, OwnedNewMessage, Stored};
-use super::visitors::{self, VisitorInfo, VisitorRow};
+use super::visitors::{self, VisitorInfo};
 use super::{DbConnection, Storage, StorageError, StorageResult};
 use crate::domain::Clock;
+use crate::domain::Visitor;
 
 /// Runs right after a message is known to be stored: newly committed, or
 /// found stored already (a resend, whose first answer may have been lost).
@@ -96,7 +97,7 @@ impl MessageWriter {
     }
 }
 
-type Arrived = VisitorRow;
+type Arrived = Visitor;
 
 struct Arrival {
     token_hash: String,

@@ -79,11 +79,9 @@ fn with_a_conversation(
     let s = migrated(&db);
     let mut c = s.conn().unwrap();
     let now = Clock::default().now_naive();
-    let v = livedesk::domain::VisitorId(
-        visitors::create(&mut c, "hash", &Default::default(), now)
-            .unwrap()
-            .id,
-    );
+    let v = visitors::create(&mut c, "hash", &Default::default(), now)
+        .unwrap()
+        .id;
     let conv = conversations::create(&mut c, v, now).unwrap().id;
     drop(c);
     (db, s, v, conv)
@@ -316,7 +314,7 @@ fn two_admins_cannot_disable_each_other_at_once_postgres() {
 
 /// Group commit keeps every promise of the single insert.
 fn a_batch_numbers_dedupes_and_refuses_like_single_inserts(backend: Backend) {
-    use livedesk::domain::{Assignment, ConversationStatus, Sender, VisitorId};
+    use livedesk::domain::{Assignment, ConversationStatus, Sender};
     use livedesk::storage::messages::{insert_batch, OwnedNewMessage, Stored};
     use livedesk::storage::{conversations, messages, visitors, StorageError};
     let db = TestDb::create(backend);
@@ -324,7 +322,7 @@ fn a_batch_numbers_dedupes_and_refuses_like_single_inserts(backend: Backend) {
     let mut c = s.conn().unwrap();
     let now = Clock::default().now_naive();
     let v = visitors::create(&mut c, "hash", &Default::default(), now).unwrap();
-    let vid = VisitorId(v.id);
+    let vid = v.id;
     let a = conversations::create(&mut c, vid, now).unwrap().id;
     let b = conversations::create(&mut c, vid, now).unwrap().id;
     let closed = conversations::create(&mut c, vid, now).unwrap().id;
@@ -391,7 +389,7 @@ fn a_batch_numbers_dedupes_and_refuses_like_single_inserts(backend: Backend) {
 
 /// The Persister's batch: changes applied in order, the last one of a conversation wins.
 fn assignments_in_one_batch_apply_in_order(backend: Backend) {
-    use livedesk::domain::{Assignment, ConversationStatus, VisitorId};
+    use livedesk::domain::{Assignment, ConversationStatus};
     use livedesk::storage::{conversations, visitors};
     let db = TestDb::create(backend);
     let s = migrated(&db);
@@ -399,12 +397,8 @@ fn assignments_in_one_batch_apply_in_order(backend: Backend) {
     let now = Clock::default().now_naive();
     let v = visitors::create(&mut c, "hash", &Default::default(), now).unwrap();
     let agent = add(&s, "ann", livedesk::domain::Role::Agent).id;
-    let a = conversations::create(&mut c, VisitorId(v.id), now)
-        .unwrap()
-        .id;
-    let b = conversations::create(&mut c, VisitorId(v.id), now)
-        .unwrap()
-        .id;
+    let a = conversations::create(&mut c, v.id, now).unwrap().id;
+    let b = conversations::create(&mut c, v.id, now).unwrap().id;
     let to = |status, agent| Assignment { status, agent };
     let changes = [
         (a, to(ConversationStatus::Assigned, Some(agent)), now),
@@ -441,7 +435,6 @@ fn a_batch_numbers_dedupes_and_refuses_like_single_inserts_postgres() {
 /// transaction used to fail at once (SQLITE_BUSY_SNAPSHOT) when another writer
 /// committed in between, and the visitor's hello failed.
 fn concurrent_conversation_opens_all_succeed(backend: Backend) {
-    use livedesk::domain::VisitorId;
     use livedesk::storage::{conversations, visitors};
     let db = TestDb::create(backend);
     let s = Storage::connect(&DatabaseUrl::parse(db.url()).unwrap(), 8).unwrap();
@@ -458,8 +451,7 @@ fn concurrent_conversation_opens_all_succeed(backend: Backend) {
                     let v =
                         visitors::create(&mut c, &format!("t{t}-{i}"), &Default::default(), now)
                             .unwrap();
-                    conversations::open_or_create(&mut c, VisitorId(v.id), now)
-                        .expect("open_or_create");
+                    conversations::open_or_create(&mut c, v.id, now).expect("open_or_create");
                 }
             })
         })
