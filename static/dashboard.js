@@ -28,27 +28,9 @@
   function send(frame) { if (ws && ws.readyState === 1) ws.send(JSON.stringify(frame)); }
   var S = window.livedeskShared, fill = S.fill, time = S.time, byteLength = S.byteLength;
   function label(c) { return (c.visitor && c.visitor.name) || fill(T.visitor_label, { id: c.visitor ? c.visitor.id : "?" }); }
-  function dayLabel(d) {
-    var today = new Date(); today.setHours(0, 0, 0, 0);
-    var day = new Date(d); day.setHours(0, 0, 0, 0);
-    var diff = Math.round((today - day) / 86400000);
-    if (diff === 0) return T.today;
-    if (diff === 1) return T.yesterday;
-    return S.longDate(d);
-  }
-  function waited(iso) {
-    var mins = Math.floor((Date.now() - new Date(iso).getTime()) / 60000);
-    if (!(mins >= 1)) return T.just_now;
-    if (mins < 60) return fill(T.minutes, { n: mins });
-    return fill(T.hours, { n: Math.floor(mins / 60) });
-  }
-  // Server error codes in the reader's language (the frame's own text is English).
-  function errorText(code) {
-    var known = { forbidden: T.err_forbidden, not_found: T.err_not_found, already_assigned: T.err_already_assigned,
-                  agent_offline: T.err_agent_offline, closed: T.err_closed, rate_limited: T.err_rate_limited,
-                  unavailable: T.err_unavailable };
-    return known[code] || T.err_generic;
-  }
+  function dayLabel(d) { return S.dayLabel(d, T); }
+  function waited(iso) { return S.waited(iso, T); }
+  function errorText(code) { return S.errorText(code, T); }
   function toast(text) {
     el.toast.textContent = text;
     el.toast.hidden = false;
@@ -198,6 +180,26 @@
     if (how === "keep") box.scrollTop = box.scrollHeight - fromBottom;
     else if (how === "bottom" || atBottom) box.scrollTop = box.scrollHeight;
     el.typing.hidden = true;
+  }
+
+  /// A new message at the end of the open transcript: one bubble added (and
+  /// a day line when the day changed), not the whole transcript drawn again.
+  /// Anything else (a gap, our own pending bubbles below) redraws it all.
+  function appendMessage(m) {
+    var box = el.msgs;
+    var last = box.lastElementChild;
+    var lastSeq = last && last.dataset.seq ? Number(last.dataset.seq) : 0;
+    if (!last || last.classList.contains("pending") || lastSeq !== m.seq - 1) return renderMessages("follow");
+    var atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+    var prev = msgs.get(selected).get(lastSeq);
+    if (!prev || new Date(prev.created_at).toDateString() !== new Date(m.created_at).toDateString()) {
+      var day = document.createElement("li");
+      day.className = "day";
+      day.textContent = dayLabel(new Date(m.created_at));
+      box.appendChild(day);
+    }
+    box.appendChild(bubble(m, false));
+    if (atBottom) box.scrollTop = box.scrollHeight;
   }
 
   function bubble(m, isPending) {
@@ -386,7 +388,7 @@
           if (m.sender === "visitor" && !looking) { conv.unread = (conv.unread || 0) + 1; alertNew(conv, m); }
           else if (m.sender === "visitor") markRead();
         }
-        if (m.conversation_id === selected) { el.typing.hidden = true; renderMessages("follow"); }
+        if (m.conversation_id === selected) { el.typing.hidden = true; appendMessage(m); }
         renderLists();
         break;
       }

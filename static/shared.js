@@ -1,6 +1,6 @@
 /* What the dashboard and the widget panel both need, in one place:
- * filling translated templates, times, byte counts as the server counts,
- * client ids, and the day of a message. Plain functions, no state. */
+ * filling translated templates, times and days, byte counts as the server
+ * counts, client ids. Plain functions, no state. */
 (function () {
   "use strict";
   window.livedeskShared = {
@@ -14,6 +14,29 @@
     },
     longDate: function (d) {
       return d.toLocaleDateString([], { year: "numeric", month: "short", day: "numeric", weekday: "short" });
+    },
+    /// "Today", "Yesterday" or the date, for the line above a day's messages.
+    dayLabel: function (d, T) {
+      var today = new Date(); today.setHours(0, 0, 0, 0);
+      var day = new Date(d); day.setHours(0, 0, 0, 0);
+      var diff = Math.round((today - day) / 86400000);
+      if (diff === 0) return T.today;
+      if (diff === 1) return T.yesterday;
+      return this.longDate(d);
+    },
+    /// How long since `iso`, in words ("just now", "5 min", "2 h").
+    waited: function (iso, T) {
+      var mins = Math.floor((Date.now() - new Date(iso).getTime()) / 60000);
+      if (!(mins >= 1)) return T.just_now;
+      if (mins < 60) return this.fill(T.minutes, { n: mins });
+      return this.fill(T.hours, { n: Math.floor(mins / 60) });
+    },
+    /// A server error code in the reader's language (the frame's own text is English).
+    errorText: function (code, T) {
+      var known = { forbidden: T.err_forbidden, not_found: T.err_not_found, already_assigned: T.err_already_assigned,
+                    agent_offline: T.err_agent_offline, closed: T.err_closed, rate_limited: T.err_rate_limited,
+                    unavailable: T.err_unavailable };
+      return known[code] || T.err_generic;
     },
     byteLength: function (text) { return new TextEncoder().encode(text).length; },
     newClientId: function (prefix) {
