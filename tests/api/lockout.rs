@@ -7,11 +7,23 @@ use crate::helpers::*;
 
 /// One sign-in attempt as a client at `ip` behind the trusted proxy; returns the status.
 async fn attempt(app: &TestApp, ip: &str, username: &str, password: &str, captcha: &str) -> u16 {
+    // What our proxy appends is what counts; the client's own entry is ignored.
+    let xff = format!("10.9.9.9, {ip}");
+    attempt_via(app, &xff, username, password, captcha).await
+}
+
+/// One sign-in attempt with this `X-Forwarded-For`; returns the status.
+async fn attempt_via(
+    app: &TestApp,
+    xff: &str,
+    username: &str,
+    password: &str,
+    captcha: &str,
+) -> u16 {
     let token = app.csrf_of_page("/login").await;
     app.client
         .post(app.url("/login"))
-        // What our proxy appends is what counts; the client's own entry is ignored.
-        .header("X-Forwarded-For", format!("10.9.9.9, {ip}"))
+        .header("X-Forwarded-For", xff)
         .form(&[
             ("csrf_token", token.as_str()),
             ("username", username),
@@ -92,21 +104,11 @@ async fn forwarded_entries_the_client_wrote_are_not_believed(backend: Backend) {
     let b = app.new_browser();
     // Five failures from one real address, each claiming another origin.
     for i in 0..5 {
-        let token = b.csrf_of_page("/login").await;
-        let r = b
-            .client
-            .post(b.url("/login"))
-            .header("X-Forwarded-For", format!("10.0.0.{i}, 192.0.2.44"))
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("username", "someone"),
-                ("password", "whatever-1"),
-                ("captcha", CAPTCHA),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 401);
+        let xff = format!("10.0.0.{i}, 192.0.2.44");
+        assert_eq!(
+            attempt_via(&b, &xff, "someone", "whatever-1", CAPTCHA).await,
+            401
+        );
     }
     assert_eq!(
         attempt(&b, "192.0.2.44", "other", "whatever-2", CAPTCHA).await,
@@ -132,19 +134,11 @@ async fn listed_proxies_are_skipped_and_others_not_believed(backend: Backend) {
     })
     .await;
     let b = app.new_browser();
-    let token = b.csrf_of_page("/login").await;
-    b.client
-        .post(b.url("/login"))
-        .header("X-Forwarded-For", "1.1.1.1, 203.0.113.80, 10.20.3.4")
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("username", "someone"),
-            ("password", "whatever-1"),
-            ("captcha", CAPTCHA),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let xff = "1.1.1.1, 203.0.113.80, 10.20.3.4";
+    assert_eq!(
+        attempt_via(&b, xff, "someone", "whatever-1", CAPTCHA).await,
+        401
+    );
     let latest = app
         .storage
         .run(|c| livedesk::storage::login_attempts::latest(c, 1))
@@ -154,20 +148,11 @@ async fn listed_proxies_are_skipped_and_others_not_believed(backend: Backend) {
 
     // Without any trust configured the header is ignored altogether.
     let plain = spawn_app(backend).await;
-    let token = plain.csrf_of_page("/login").await;
-    plain
-        .client
-        .post(plain.url("/login"))
-        .header("X-Forwarded-For", "203.0.113.80")
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("username", "someone"),
-            ("password", "whatever-1"),
-            ("captcha", CAPTCHA),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let xff = "203.0.113.80";
+    assert_eq!(
+        attempt_via(&plain, xff, "someone", "whatever-1", CAPTCHA).await,
+        401
+    );
     let latest = plain
         .storage
         .run(|c| livedesk::storage::login_attempts::latest(c, 1))
