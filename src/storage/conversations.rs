@@ -109,14 +109,20 @@ pub fn set_assignment(
     now: NaiveDateTime,
 ) -> StorageResult<()> {
     let closed_at = (a.status == ConversationStatus::Closed).then_some(now);
-    diesel::update(conversations::table.find(id.0))
-        .set((
-            conversations::status.eq(a.status.as_str()),
-            conversations::agent_id.eq(a.agent.map(|x| x.0)),
-            conversations::updated_at.eq(now),
-            conversations::closed_at.eq(closed_at),
-        ))
-        .execute(conn)?;
+    // Closed is final: a change decided before the close (and written after
+    // it, the writer being behind) must not open the conversation again.
+    diesel::update(
+        conversations::table
+            .find(id.0)
+            .filter(conversations::status.ne(ConversationStatus::Closed.as_str())),
+    )
+    .set((
+        conversations::status.eq(a.status.as_str()),
+        conversations::agent_id.eq(a.agent.map(|x| x.0)),
+        conversations::updated_at.eq(now),
+        conversations::closed_at.eq(closed_at),
+    ))
+    .execute(conn)?;
     Ok(())
 }
 
@@ -244,13 +250,15 @@ fn set_assignments_pg(
            closed_at = CASE WHEN u.status = ? THEN u.at END \
          FROM (SELECT * FROM UNNEST(?::bigint[], ?::text[], ?::bigint[], ?::timestamp[]) \
                AS t(id, status, agent_id, at) ORDER BY id) u \
-         WHERE c.id = u.id",
+         WHERE c.id = u.id AND c.status <> ?",
         (
             bind::<Text, _>(ConversationStatus::Closed.as_str()),
             bind::<Array<BigInt>, _>(&ids),
             bind::<Array<Text>, _>(&statuses),
             bind::<Array<Nullable<BigInt>>, _>(&agents),
             bind::<Array<Timestamp>, _>(&ats),
+            // Closed is final (see `set_assignment`).
+            bind::<Text, _>(ConversationStatus::Closed.as_str()),
         ),
     )
     .execute(pg)?;

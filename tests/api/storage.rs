@@ -407,10 +407,36 @@ fn assignments_in_one_batch_apply_in_order(backend: Backend) {
         (b, to(ConversationStatus::Closed, None), now),
     ];
     conversations::set_assignments(&mut c, &changes).unwrap();
-    let a = conversations::find(&mut c, a).unwrap().assignment;
-    assert_eq!((a.status, a.agent), (ConversationStatus::Queued, None));
-    let b = conversations::find(&mut c, b).unwrap().assignment;
-    assert_eq!((b.status, b.agent), (ConversationStatus::Closed, None));
+    let a_now = conversations::find(&mut c, a).unwrap().assignment;
+    assert_eq!(
+        (a_now.status, a_now.agent),
+        (ConversationStatus::Queued, None)
+    );
+    let b_now = conversations::find(&mut c, b).unwrap().assignment;
+    assert_eq!(
+        (b_now.status, b_now.agent),
+        (ConversationStatus::Closed, None)
+    );
+
+    // Closed is final: a change decided before the close but written after it
+    // (the writer was behind) does not open the conversation again, on the
+    // one-by-one path (SQLite) or the batch statement (PostgreSQL), nor does
+    // a message get into it.
+    let late = [(b, to(ConversationStatus::Assigned, Some(agent)), now)];
+    conversations::set_assignments(&mut c, &late).unwrap();
+    let b_now = conversations::find(&mut c, b).unwrap().assignment;
+    assert_eq!(
+        (b_now.status, b_now.agent),
+        (ConversationStatus::Closed, None)
+    );
+    let closed = conversations::close_open(&mut c, &[a, b], now).unwrap();
+    assert_eq!(closed, vec![a], "only the open one is closed now");
+    let late = [(a, to(ConversationStatus::Queued, None), now)];
+    conversations::set_assignments(&mut c, &late).unwrap();
+    assert_eq!(
+        conversations::find(&mut c, a).unwrap().assignment.status,
+        ConversationStatus::Closed
+    );
 }
 
 #[test]
