@@ -240,14 +240,8 @@ impl AgentSession {
         let card = self.card.clone();
         let fut = async move {
             let access = cx
-                .dispatcher
-                .send(Authorize {
-                    agent: card.clone(),
-                    conversation: id,
-                    write: false,
-                })
+                .authorize(&card, id, false)
                 .await
-                .map_err(|_| failure(ChatError::Unavailable, id.0))?
                 .map_err(|e| failure(e, id.0))?;
             if access == Access::NotLive {
                 // Closed (or unknown): only its last agent, or an admin, may read it.
@@ -281,14 +275,8 @@ impl AgentSession {
         // Detached: once stored, the message reaches the Dispatcher whatever happens to this socket.
         let task = actix_rt::spawn(async move {
             let access = cx
-                .dispatcher
-                .send(Authorize {
-                    agent: card.clone(),
-                    conversation: id,
-                    write: true,
-                })
+                .authorize(&card, id, true)
                 .await
-                .map_err(|_| failure(ChatError::Unavailable, id.0))?
                 .map_err(|e| failure(e, id.0))?;
             if access == Access::NotLive {
                 // Closed, or never existed: say which.

@@ -52,6 +52,24 @@ pub struct ChatContext {
 }
 
 impl ChatContext {
+    /// May `agent` read (or write to) `conversation`? The Dispatcher decides;
+    /// one that does not answer is `Unavailable`.
+    pub async fn authorize(
+        &self,
+        agent: &messages::AgentCard,
+        conversation: crate::domain::ConversationId,
+        write: bool,
+    ) -> Result<messages::Access, messages::ChatError> {
+        self.dispatcher
+            .send(messages::Authorize {
+                agent: agent.clone(),
+                conversation,
+                write,
+            })
+            .await
+            .map_err(|_| messages::ChatError::Unavailable)?
+    }
+
     /// Stores a message; once it is committed the Dispatcher is told to
     /// deliver it, straight from the committing thread (one hop fewer than
     /// going back through the sender's socket first). A duplicate (a resend

@@ -19,15 +19,7 @@ impl AgentSession {
         let cx = self.cx.clone();
         let card = self.card.clone();
         let fut = async move {
-            let access = cx
-                .dispatcher
-                .send(Authorize {
-                    agent: card.clone(),
-                    conversation: id,
-                    write: false,
-                })
-                .await
-                .map_err(|_| ChatError::Unavailable)??;
+            let access = cx.authorize(&card, id, false).await?;
             if access == Access::NotLive {
                 // Not open here: closed already, or unknown.
                 return Err(
