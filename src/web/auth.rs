@@ -51,15 +51,22 @@ impl FromRequest for AdminAgent {
     }
 }
 
-/// The client's IP as `policy` says to read it (see `web::proxy`), bounded in size.
-pub fn client_ip(req: &HttpRequest, policy: &super::proxy::ProxyPolicy) -> String {
-    let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
-        return "unknown".into();
-    };
+/// The client's address as `policy` says to read it (see `web::proxy`);
+/// `None` when the connection has no peer address (not over TCP).
+pub fn client_addr(
+    req: &HttpRequest,
+    policy: &super::proxy::ProxyPolicy,
+) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr()?.ip();
     let forwarded: Vec<&str> = req
         .headers()
         .get_all("x-forwarded-for")
         .filter_map(|v| v.to_str().ok())
         .collect();
-    policy.client_address(peer, &forwarded).to_string()
+    Some(policy.client_address(peer, &forwarded))
+}
+
+/// `client_addr` as text for the audit trail.
+pub fn client_ip(req: &HttpRequest, policy: &super::proxy::ProxyPolicy) -> String {
+    client_addr(req, policy).map_or_else(|| "unknown".into(), |ip| ip.to_string())
 }

@@ -32,16 +32,7 @@ pub async fn visitor(
     chat: web::Data<ChatContext>,
     state: web::Data<super::AppState>,
 ) -> actix_web::Result<HttpResponse> {
-    let ip = req
-        .peer_addr()
-        .map(|p| {
-            let forwarded: Vec<&str> = req
-                .headers()
-                .get_all("x-forwarded-for")
-                .filter_map(|v| v.to_str().ok())
-                .collect();
-            state.proxy.client_address(p.ip(), &forwarded)
-        })
+    let ip = super::auth::client_addr(&req, &state.proxy)
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
     let (res, mut session, stream) = streams(&req, body)?;
     let Some(slot) = chat.visitor_limits.open_socket(ip) else {
