@@ -12,7 +12,7 @@ use actix_web::{cookie::Key, cookie::SameSite, dev::Server, middleware, web, App
 use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
-use crate::chat::{ChatContext, Dispatcher, DispatcherConfig, Persister, SocketConfig};
+use crate::chat::{ChatContext, Dispatcher, DispatcherConfig, SocketConfig, StoredAssignments};
 use crate::config::Settings;
 use crate::domain::{password, Clock, Role};
 use crate::metrics::{self, Metrics};
@@ -225,7 +225,7 @@ impl Application {
                 gap_wait: Duration::from_secs(2),
             },
             clock.clone(),
-            Persister::start(storage.clone()),
+            Box::new(StoredAssignments::start(storage.clone())),
             metrics.chat.clone(),
             open,
             names,

@@ -19,7 +19,7 @@ use hdrhistogram::Histogram;
 use super::{histogram, quantiles};
 use livedesk::domain::Sender;
 use livedesk::storage::messages::{self, OwnedNewMessage, Stored};
-use livedesk::storage::visitors::{self, VisitorInfo};
+use livedesk::storage::visitors::VisitorInfo;
 use livedesk::storage::{migrations, Backend, DatabaseUrl, DbConnection, Storage};
 
 #[derive(Debug, Clone)]
@@ -139,7 +139,7 @@ pub fn store(config: StoreConfig) -> anyhow::Result<StoreReport> {
     let info = VisitorInfo::default();
     let mut convs = Vec::with_capacity(config.conversations);
     for i in 0..config.conversations.max(1) {
-        let (v, _, _, _) = visitors::arrive(
+        let (v, _, _, _) = livedesk::storage::arrivals::arrive(
             &mut conn,
             None,
             || format!("store-bench-{i}-{}", super::mono_ns()),

@@ -264,3 +264,11 @@ pub struct Counts {
 #[derive(Message)]
 #[rtype(result = "Vec<AgentPresence>")]
 pub struct GetPresence;
+
+/// Storage refused an ownership change: the row holds `actual`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StoreLost {
+    pub write: crate::domain::AssignmentChange,
+    pub actual: crate::domain::Assignment,
+}

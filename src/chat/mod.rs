@@ -3,13 +3,17 @@
 
 pub mod agent_session;
 pub mod assignment;
+pub mod desk;
 pub mod dispatcher;
+pub mod fanout;
 pub mod hub;
 pub mod limits;
 pub mod messages;
 pub mod protocol;
 pub mod ratelimit;
+pub mod shared;
 pub mod socket;
+pub mod stored_assignments;
 pub mod visitor_session;
 
 use std::time::{Duration, Instant};
@@ -20,9 +24,10 @@ use crate::domain::Clock;
 use crate::metrics::ChatMetrics;
 use crate::storage::messages::{OwnedNewMessage, Stored};
 use crate::storage::{Storage, StorageResult};
-pub use dispatcher::{Dispatcher, DispatcherConfig, Persister};
+pub use dispatcher::{Dispatcher, DispatcherConfig};
 use messages::{Deliver, Origin};
 use protocol::MessageView;
+pub use stored_assignments::StoredAssignments;
 
 #[derive(Debug, Clone)]
 pub struct SocketConfig {

@@ -19,8 +19,8 @@ use crate::domain::visitor::{new_token, TOKEN_MAX};
 use crate::domain::Visitor;
 use crate::domain::{ConversationId, Sender};
 use crate::storage::messages::{self as store, OwnedNewMessage};
-use crate::storage::visitors::{self, VisitorInfo};
-use crate::storage::{conversations, StorageError};
+use crate::storage::visitors::VisitorInfo;
+use crate::storage::{arrivals, conversations, StorageError};
 
 /// Messages sent back in `welcome` at most (the rest via a later resume).
 const WELCOME_MAX: i64 = 1000;
@@ -178,7 +178,7 @@ impl VisitorSession {
                 }
                 (token, _) => {
                     cx.storage
-                        .run(move |db| visitors::arrive(db, token, new_token, &info, now))
+                        .run(move |db| arrivals::arrive(db, token, new_token, &info, now))
                         .await?
                 }
             };

@@ -57,6 +57,18 @@ pub struct Assignment {
     pub agent: Option<AgentId>,
 }
 
+/// One decided change of owner, to be stored only if the row still holds
+/// `from` (compare-and-set). `version` counts the changes decided for this
+/// conversation, so a late report about an old change is known as such.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AssignmentChange {
+    pub conversation: ConversationId,
+    pub from: Assignment,
+    pub to: Assignment,
+    pub at: NaiveDateTime,
+    pub version: u64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transition {
     /// Give to an agent: from the queue, or from another agent (reassign, transfer).

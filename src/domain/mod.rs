@@ -12,7 +12,8 @@ pub mod visitor;
 pub use agent::{DisplayName, NewPassword, Role, Username, ValidationError};
 pub use clock::Clock;
 pub use conversation::{
-    Assignment, Conversation, ConversationStatus, Strategy, Transition, TransitionError,
+    Assignment, AssignmentChange, Conversation, ConversationStatus, Strategy, Transition,
+    TransitionError,
 };
 pub use ids::{AgentId, ConversationId, MessageId, VisitorId};
 pub use message::{ClientId, MessageBody, MessageError, Sender};

@@ -159,22 +159,6 @@ pub fn close_open(
     })
 }
 
-/// Several assignments in one transaction (one commit), in order: the
-/// Dispatcher's changes under a burst of arrivals cost one WAL flush, not one each.
-pub fn set_assignments(
-    conn: &mut DbConnection,
-    changes: &[(ConversationId, Assignment, NaiveDateTime)],
-) -> StorageResult<()> {
-    if let DbConnection::Pg(pg) = conn {
-        return set_assignments_pg(pg, changes);
-    }
-    conn.transaction(|c| {
-        changes
-            .iter()
-            .try_for_each(|&(id, a, at)| set_assignment(c, id, a, at))
-    })
-}
-
 /// Every conversation that is not closed, with its visitor: the Dispatcher's state at start-up.
 pub fn list_open(conn: &mut DbConnection) -> StorageResult<Vec<(Conversation, Visitor)>> {
     let rows: Vec<(Row, VisitorRow)> = conversations::table
@@ -225,42 +209,4 @@ pub fn recently_closed(
             updated_at,
         })
         .collect())
-}
-
-/// PostgreSQL: the whole batch in one prepared statement (atomic on its own),
-/// rows locked in id order like the message writer's, so the two cannot
-/// deadlock. Only the last change of each conversation counts.
-fn set_assignments_pg(
-    pg: &mut diesel::PgConnection,
-    changes: &[(ConversationId, Assignment, NaiveDateTime)],
-) -> StorageResult<()> {
-    use super::prepared::{bind, stmt};
-    use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
-    let last: std::collections::BTreeMap<i64, (Assignment, NaiveDateTime)> =
-        changes.iter().map(|&(id, a, at)| (id.0, (a, at))).collect();
-    if last.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<i64> = last.keys().copied().collect();
-    let statuses: Vec<&str> = last.values().map(|(a, _)| a.status.as_str()).collect();
-    let agents: Vec<Option<i64>> = last.values().map(|(a, _)| a.agent.map(|x| x.0)).collect();
-    let ats: Vec<NaiveDateTime> = last.values().map(|(_, at)| *at).collect();
-    stmt(
-        "UPDATE conversations c SET status = u.status, agent_id = u.agent_id, updated_at = u.at, \
-           closed_at = CASE WHEN u.status = ? THEN u.at END \
-         FROM (SELECT * FROM UNNEST(?::bigint[], ?::text[], ?::bigint[], ?::timestamp[]) \
-               AS t(id, status, agent_id, at) ORDER BY id) u \
-         WHERE c.id = u.id AND c.status <> ?",
-        (
-            bind::<Text, _>(ConversationStatus::Closed.as_str()),
-            bind::<Array<BigInt>, _>(&ids),
-            bind::<Array<Text>, _>(&statuses),
-            bind::<Array<Nullable<BigInt>>, _>(&agents),
-            bind::<Array<Timestamp>, _>(&ats),
-            // Closed is final (see `set_assignment`).
-            bind::<Text, _>(ConversationStatus::Closed.as_str()),
-        ),
-    )
-    .execute(pg)?;
-    Ok(())
 }

@@ -3,6 +3,8 @@
 //! `&mut DbConnection` so they compose inside a transaction.
 
 pub mod agents;
+pub mod arrivals;
+pub mod assignments;
 pub mod connection;
 pub mod conversations;
 pub mod login_attempts;

@@ -14,6 +14,7 @@ mod health;
 mod lockout;
 mod login;
 mod nodes;
+mod ownership;
 mod socket_sessions;
 mod storage;
 mod visitor_limits;

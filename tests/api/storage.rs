@@ -387,56 +387,76 @@ fn a_batch_numbers_dedupes_and_refuses_like_single_inserts(backend: Backend) {
     assert_eq!(messages::count(&mut c, closed).unwrap(), 0);
 }
 
-/// The Persister's batch: changes applied in order, the last one of a conversation wins.
+/// Ownership changes are compare-and-set: applied in order while the row
+/// still holds their `from`; the loser learns what the row holds; a chain
+/// within one batch is written through; closed is final.
 fn assignments_in_one_batch_apply_in_order(backend: Backend) {
-    use livedesk::domain::{Assignment, ConversationStatus};
-    use livedesk::storage::{conversations, visitors};
+    use livedesk::domain::{Assignment, AssignmentChange, ConversationStatus};
+    use livedesk::storage::{assignments::compare_and_set, conversations, visitors};
     let db = TestDb::create(backend);
     let s = migrated(&db);
     let mut c = s.conn().unwrap();
     let now = Clock::default().now_naive();
     let v = visitors::create(&mut c, "hash", &Default::default(), now).unwrap();
-    let agent = add(&s, "ann", livedesk::domain::Role::Agent).id;
+    let ann = add(&s, "ann", livedesk::domain::Role::Agent).id;
+    let bob = add(&s, "bob", livedesk::domain::Role::Agent).id;
     let a = conversations::create(&mut c, v.id, now).unwrap().id;
     let b = conversations::create(&mut c, v.id, now).unwrap().id;
-    let to = |status, agent| Assignment { status, agent };
-    let changes = [
-        (a, to(ConversationStatus::Assigned, Some(agent)), now),
-        (b, to(ConversationStatus::Assigned, Some(agent)), now),
-        (a, to(ConversationStatus::Queued, None), now),
-        (b, to(ConversationStatus::Closed, None), now),
-    ];
-    conversations::set_assignments(&mut c, &changes).unwrap();
-    let a_now = conversations::find(&mut c, a).unwrap().assignment;
-    assert_eq!(
-        (a_now.status, a_now.agent),
-        (ConversationStatus::Queued, None)
-    );
-    let b_now = conversations::find(&mut c, b).unwrap().assignment;
-    assert_eq!(
-        (b_now.status, b_now.agent),
-        (ConversationStatus::Closed, None)
-    );
+    let queued = Assignment::queued();
+    let to = |agent| Assignment {
+        status: ConversationStatus::Assigned,
+        agent: Some(agent),
+    };
+    let change = |conversation, from, to, version| AssignmentChange {
+        conversation,
+        from,
+        to,
+        at: now,
+        version,
+    };
+    let held = |c: &mut _, id| conversations::find(c, id).unwrap().assignment;
 
-    // Closed is final: a change decided before the close but written after it
-    // (the writer was behind) does not open the conversation again, on the
-    // one-by-one path (SQLite) or the batch statement (PostgreSQL), nor does
-    // a message get into it.
-    let late = [(b, to(ConversationStatus::Assigned, Some(agent)), now)];
-    conversations::set_assignments(&mut c, &late).unwrap();
-    let b_now = conversations::find(&mut c, b).unwrap().assignment;
+    // a: queued → ann → queued → bob, one chain; b: queued → ann.
+    let batch = [
+        change(a, queued, to(ann), 1),
+        change(b, queued, to(ann), 1),
+        change(a, to(ann), queued, 2),
+        change(a, queued, to(bob), 3),
+    ];
+    assert_eq!(compare_and_set(&mut c, &batch).unwrap(), vec![]);
+    assert_eq!(held(&mut c, a), to(bob));
+    assert_eq!(held(&mut c, b), to(ann));
+
+    // A decider that still thinks `b` is queued loses, and learns ann has it;
+    // the other change of the batch applies.
+    let batch = [
+        change(b, queued, to(bob), 2),
+        change(a, to(bob), to(ann), 4),
+    ];
+    let lost = compare_and_set(&mut c, &batch).unwrap();
+    assert_eq!(lost, vec![(batch[0], to(ann))]);
+    assert_eq!(held(&mut c, b), to(ann), "the loser changed nothing");
+    assert_eq!(held(&mut c, a), to(ann));
+
+    // Closed is final: a change decided before the close but written after
+    // it (the writer was behind) loses and learns it is closed, on the
+    // one-by-one path (SQLite) and the batch statement (PostgreSQL).
     assert_eq!(
-        (b_now.status, b_now.agent),
-        (ConversationStatus::Closed, None)
+        conversations::close_open(&mut c, &[b], now).unwrap(),
+        vec![b]
     );
-    let closed = conversations::close_open(&mut c, &[a, b], now).unwrap();
-    assert_eq!(closed, vec![a], "only the open one is closed now");
-    let late = [(a, to(ConversationStatus::Queued, None), now)];
-    conversations::set_assignments(&mut c, &late).unwrap();
-    assert_eq!(
-        conversations::find(&mut c, a).unwrap().assignment.status,
-        ConversationStatus::Closed
-    );
+    let late = [change(b, to(ann), queued, 3), change(a, to(ann), queued, 5)];
+    let lost = compare_and_set(&mut c, &late).unwrap();
+    assert_eq!(lost.len(), 1);
+    assert_eq!(lost[0].0, late[0]);
+    assert_eq!(lost[0].1.status, ConversationStatus::Closed);
+    assert_eq!(held(&mut c, b).status, ConversationStatus::Closed);
+    assert_eq!(held(&mut c, a), queued);
+
+    // An unknown conversation reads as closed.
+    let ghost = livedesk::domain::ConversationId(987_654);
+    let lost = compare_and_set(&mut c, &[change(ghost, queued, to(ann), 1)]).unwrap();
+    assert_eq!(lost[0].1.status, ConversationStatus::Closed);
 }
 
 #[test]
@@ -678,7 +698,8 @@ fn a_new_visitor_arrives_without_a_conversation(backend: Backend) {
     };
     let now = Clock::default().now_naive();
     let (v, token, none, fresh) =
-        visitors::arrive(&mut c, None, || "token-one".into(), &info, now).unwrap();
+        livedesk::storage::arrivals::arrive(&mut c, None, || "token-one".into(), &info, now)
+            .unwrap();
     assert!(fresh);
     assert_eq!(token, "token-one");
     assert_eq!(visitors::find(&mut c, v.visitor_id()).unwrap(), v);
@@ -687,8 +708,14 @@ fn a_new_visitor_arrives_without_a_conversation(backend: Backend) {
     // Saying hello opens no conversation: the first message will.
     assert!(none.is_none());
     assert!(conversations::list_open(&mut c).unwrap().is_empty());
-    let (again, _, still_none, fresh) =
-        visitors::arrive(&mut c, Some(token.clone()), || unreachable!(), &info, now).unwrap();
+    let (again, _, still_none, fresh) = livedesk::storage::arrivals::arrive(
+        &mut c,
+        Some(token.clone()),
+        || unreachable!(),
+        &info,
+        now,
+    )
+    .unwrap();
     assert!(!fresh && still_none.is_none());
     assert_eq!(again.id, v.id);
     // Once it has one, coming back with the token finds it.
@@ -696,10 +723,12 @@ fn a_new_visitor_arrives_without_a_conversation(backend: Backend) {
     assert_eq!(conv.assignment.status, ConversationStatus::Queued);
     assert_eq!(conv.last_seq, 0);
     let (again, _, same, _) =
-        visitors::arrive(&mut c, Some(token), || unreachable!(), &info, now).unwrap();
+        livedesk::storage::arrivals::arrive(&mut c, Some(token), || unreachable!(), &info, now)
+            .unwrap();
     assert_eq!((again.id, same), (v.id, Some(conv)));
     // Token hashes are unique: a second new visitor with the same token fails.
-    let clash = visitors::arrive(&mut c, None, || "token-one".into(), &info, now);
+    let clash =
+        livedesk::storage::arrivals::arrive(&mut c, None, || "token-one".into(), &info, now);
     assert!(matches!(clash, Err(StorageError::Conflict)), "{clash:?}");
 }
 
