@@ -18,7 +18,7 @@
   var MAX_BYTES = window.livedeskShared.MAX_BYTES;
   var RECENT_MAX = 20;
 
-  var ws = null, backoff = 1000, me = null, agents = [];
+  var ws = null, retry = window.livedeskShared.backoff(), me = null, agents = [];
   var convs = new Map();     // id -> conversation object (server view + local fields)
   var msgs = new Map();      // id -> Map(seq -> message)
   var pending = new Map();   // client_id -> {conversation_id, body}
@@ -111,6 +111,35 @@
     return li;
   }
 
+  // Each list keeps its items: an item is built again only when what it
+  // shows changed, and moved only when its place did, so a frame about one
+  // conversation leaves the others (and the keyboard focus) alone.
+  var shown = new Map();
+  function syncList(ul, items, extra) {
+    var before = shown.get(ul) || new Map(), now = new Map();
+    if (!items.length) {
+      if (!ul.querySelector(".empty-note")) {
+        ul.textContent = "";
+        var e = document.createElement("li");
+        e.className = "empty-note";
+        e.textContent = T.no_conversations;
+        ul.appendChild(e);
+      }
+      shown.set(ul, now);
+      return;
+    }
+    items.forEach(function (c, i) {
+      var ex = extra ? extra(c) : null;
+      var sig = [label(c), c.visitor && c.visitor.online, c.unread, c.status, c.last_message, ex, c.id === selected].join("\u0001");
+      var had = before.get(c.id);
+      var li = had && had.sig === sig ? had.li : listItem(c, ex);
+      now.set(c.id, { sig: sig, li: li });
+      if (ul.children[i] !== li) ul.insertBefore(li, ul.children[i] || null);
+    });
+    while (ul.children.length > items.length) ul.removeChild(ul.lastChild);
+    shown.set(ul, now);
+  }
+
   function renderLists() {
     var all = Array.from(convs.values());
     var newest = function (a, b) { return (b.updated_at || "").localeCompare(a.updated_at || ""); };
@@ -121,16 +150,7 @@
     var closed = all.filter(function (c) { return c.status === "closed" && !c.gone; }).sort(newest).slice(0, RECENT_MAX);
     [[el.mine, mine, null], [el.queue, queue, function (c) { return fill(T.waiting_for, { t: waited(c.created_at) }); }],
      [el.closed, closed, null]].forEach(function (triple) {
-      var ul = triple[0], items = triple[1], extra = triple[2];
-      ul.textContent = "";
-      if (!items.length) {
-        var e = document.createElement("li");
-        e.className = "empty-note";
-        e.textContent = T.no_conversations;
-        ul.appendChild(e);
-        return;
-      }
-      items.forEach(function (c) { ul.appendChild(listItem(c, extra && extra(c))); });
+      syncList(triple[0], triple[1], triple[2]);
     });
     var total = 0;
     convs.forEach(function (c) { if (c.agent && me && c.agent.id === me.id) total += c.unread || 0; });
@@ -203,18 +223,8 @@
   }
 
   function bubble(m, isPending) {
-    var li = document.createElement("li");
-    li.className = "msg " + m.sender + (isPending ? " pending" : "");
+    var li = S.bubble(m.sender + (isPending ? " pending" : ""), m.body, isPending ? "…" : time(m.created_at));
     if (m.seq) li.dataset.seq = m.seq;
-    var b = document.createElement("div");
-    b.className = "bubble";
-    b.dir = "auto"; // right-to-left text reads right to left
-    b.textContent = m.body;
-    var meta = document.createElement("div");
-    meta.className = "meta";
-    meta.textContent = isPending ? "…" : time(m.created_at);
-    li.appendChild(b);
-    li.appendChild(meta);
     return li;
   }
 
@@ -311,7 +321,7 @@
   function connect() {
     var sock = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/agent");
     ws = sock;
-    sock.onopen = function () { backoff = 1000; };
+    sock.onopen = function () { retry.reset(); };
     sock.onmessage = function (e) { var f; try { f = JSON.parse(e.data); } catch (x) { return; } handle(f); };
     sock.onclose = function (e) {
       if (ws !== sock) return;
@@ -320,8 +330,7 @@
       if (e.code === 1008) { location.href = "/login"; return; }
       // The account's rights changed: connect again at once to get the new ones.
       if (e.code === 4001) { setTimeout(connect, 50); return; }
-      setTimeout(connect, backoff + Math.random() * 400);
-      backoff = Math.min(backoff * 2, 15000);
+      setTimeout(connect, retry.next());
     };
   }
 

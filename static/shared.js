@@ -1,6 +1,7 @@
 /* What the dashboard and the widget panel both need, in one place:
  * filling translated templates, times and days, byte counts as the server
- * counts, client ids. Plain functions, no state. */
+ * counts, client ids, and when to reconnect. Plain functions; only a
+ * backoff holds state, its own. */
 (function () {
   "use strict";
   window.livedeskShared = {
@@ -37,6 +38,34 @@
                     agent_offline: T.err_agent_offline, closed: T.err_closed, rate_limited: T.err_rate_limited,
                     unavailable: T.err_unavailable };
       return known[code] || T.err_generic;
+    },
+    /// When to try a dropped socket again: 1 s, doubling to 15 s, with up to
+    /// 0.4 s of jitter so a restarted server is not hit by every tab at once.
+    /// `reset()` once a connection is good; `hold(ms)` when the server asks
+    /// for a longer pause.
+    backoff: function () {
+      var wait = 1000;
+      return {
+        next: function () { var d = wait + Math.random() * 400; wait = Math.min(wait * 2, 15000); return d; },
+        reset: function () { wait = 1000; },
+        hold: function (ms) { wait = ms; }
+      };
+    },
+    /// One message as a list item: its text (as text, never as HTML) and a
+    /// line under it. `cls` gives the side and kind ("mine", "agent", …).
+    bubble: function (cls, body, meta) {
+      var li = document.createElement("li");
+      li.className = "msg " + cls;
+      var b = document.createElement("div");
+      b.className = "bubble";
+      b.dir = "auto"; // right-to-left text reads right to left
+      b.textContent = body;
+      var m = document.createElement("div");
+      m.className = "meta";
+      m.textContent = meta;
+      li.appendChild(b);
+      li.appendChild(m);
+      return li;
     },
     byteLength: function (text) { return new TextEncoder().encode(text).length; },
     newClientId: function (prefix) {

@@ -47,7 +47,7 @@
   var user = load("user", { name: null, email: null });
   var outbox = load("outbox", []);
   var ctx = { page_url: framed ? null : location.href, referrer: framed ? null : (document.referrer || null) };
-  var ws = null, welcomed = false, backoff = 1000, retryTimer = null, quiet = false;
+  var ws = null, welcomed = false, retry = window.livedeskShared.backoff(), retryTimer = null, quiet = false;
   var conv = null, lastSeq = 0, agent = null, open = !framed, unread = 0, wanted = false;
   var names = {}, seen = {}, pendingEls = {}, typingTimer = null, lastTypingSent = 0, idleTimer = null;
 
@@ -62,20 +62,7 @@
     scrollDown();
   }
 
-  function bubble(cls, body, meta) {
-    var li = document.createElement("li");
-    li.className = "msg " + cls;
-    var b = document.createElement("div");
-    b.className = "bubble";
-    b.dir = "auto"; // right-to-left text reads right to left
-    b.textContent = body;
-    var m = document.createElement("div");
-    m.className = "meta";
-    m.textContent = meta;
-    li.appendChild(b);
-    li.appendChild(m);
-    return li;
-  }
+  var bubble = S.bubble;
 
   function render(msg) {
     var key = msg.conversation_id + ":" + msg.seq;
@@ -183,8 +170,7 @@
       // We closed it ourselves to say hello again (a new name): no alarm, no wait.
       if (quiet) { quiet = false; connect(); return; }
       setStatus(T.reconnecting);
-      retryTimer = setTimeout(connect, backoff + Math.random() * 400);
-      backoff = Math.min(backoff * 2, 15000);
+      retryTimer = setTimeout(connect, retry.next());
     };
   }
 
@@ -216,7 +202,7 @@
         agent = f.status === "assigned" ? f.agent : null;
         f.messages.forEach(render);
         welcomed = true;
-        backoff = 1000;
+        retry.reset();
         showChatting();
         updateIntro();
         flush();
@@ -260,7 +246,7 @@
       case "error":
         if (f.code === "too_many_connections") {
           setStatus(T.too_many_connections);
-          backoff = 30000;
+          retry.hold(30000);
           break;
         }
         if (f.client_id && pendingEls[f.client_id]) {

@@ -71,10 +71,15 @@ pub async fn churn(cfg: ChurnConfig) -> anyhow::Result<ChurnReport> {
         }
     })
     .await?;
-    let mut links = worker::start(&cfg.spread, &cfg.url, |_, _| Task::Churn {
-        rate: cfg.rate,
-        duration_ms: cfg.duration.as_millis() as u64,
-    })
+    let mut links = worker::start(
+        &cfg.spread,
+        &cfg.url,
+        |_, _| Task::Churn {
+            rate: cfg.rate,
+            duration_ms: cfg.duration.as_millis() as u64,
+        },
+        |job, ctl| Box::pin(worker(job, ctl)),
+    )
     .await?;
     let (_, outcomes) = worker::run_all(&mut links, Duration::from_millis(100)).await?;
     let mut welcome = Vec::new();
@@ -113,6 +118,7 @@ pub async fn churn(cfg: ChurnConfig) -> anyhow::Result<ChurnReport> {
     })
 }
 
+/// This scenario's half in a worker.
 pub(crate) async fn worker(job: &Job, ctl: &mut Control) -> anyhow::Result<()> {
     let Task::Churn { rate, duration_ms } = job.task else {
         unreachable!("a churn job")

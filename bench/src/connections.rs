@@ -85,10 +85,15 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
 pub async fn connections(cfg: ConnectionsConfig) -> anyhow::Result<ConnectionsReport> {
     let rss_before_kib = cfg.server_pid.and_then(rss_kib);
     let (v, p) = (cfg.visitors, cfg.parallel.max(1));
-    let mut links = worker::start(&cfg.spread, &cfg.url, |i, of| Task::Connections {
-        count: (i + 1) * v / of - i * v / of,
-        parallel: (p / of).max(1),
-    })
+    let mut links = worker::start(
+        &cfg.spread,
+        &cfg.url,
+        |i, of| Task::Connections {
+            count: (i + 1) * v / of - i * v / of,
+            parallel: (p / of).max(1),
+        },
+        |job, ctl| Box::pin(worker(job, ctl)),
+    )
     .await?;
     let (start_ns, outcomes) = worker::run_all(&mut links, Duration::from_millis(50)).await?;
     // Idle for a moment (heartbeats included) before reading memory.
@@ -108,6 +113,7 @@ pub async fn connections(cfg: ConnectionsConfig) -> anyhow::Result<ConnectionsRe
     })
 }
 
+/// This scenario's half in a worker.
 pub(crate) async fn worker(job: &Job, ctl: &mut Control) -> anyhow::Result<()> {
     let Task::Connections { count, parallel } = job.task else {
         unreachable!("a connections job")

@@ -189,15 +189,20 @@ pub async fn durable(cfg: DurableConfig) -> anyhow::Result<Report> {
     .await?;
 
     let (v, total) = (cfg.visitors, cfg.visitors.max(1));
-    let mut links = worker::start(&cfg.spread, &cfg.url, |i, of| Task::Durable {
-        first: i * v / of,
-        count: (i + 1) * v / of - i * v / of,
-        total,
-        rate: cfg.rate,
-        duration_ms: cfg.duration.as_millis() as u64,
-        drain_ms: cfg.drain_timeout.as_millis() as u64,
-        database_url: cfg.database_url.clone(),
-    })
+    let mut links = worker::start(
+        &cfg.spread,
+        &cfg.url,
+        |i, of| Task::Durable {
+            first: i * v / of,
+            count: (i + 1) * v / of - i * v / of,
+            total,
+            rate: cfg.rate,
+            duration_ms: cfg.duration.as_millis() as u64,
+            drain_ms: cfg.drain_timeout.as_millis() as u64,
+            database_url: cfg.database_url.clone(),
+        },
+        |job, ctl| Box::pin(worker(job, ctl)),
+    )
     .await?;
     let (start_ns, outcomes) = worker::run_all(&mut links, Duration::from_millis(100)).await?;
 
@@ -287,6 +292,7 @@ struct Tally {
     last_ack_ns: u64,
 }
 
+/// This scenario's half in a worker.
 pub(crate) async fn worker(job: &Job, ctl: &mut Control) -> anyhow::Result<()> {
     let Task::Durable {
         first,

@@ -21,7 +21,7 @@ pub use churn::{churn, ChurnConfig, ChurnReport};
 pub use connections::{connections, rss_kib, ConnectionsConfig, ConnectionsReport};
 pub use durable::{durable, DurableConfig, Report};
 pub use store::{store, StoreConfig, StoreReport};
-pub use worker::{serve_stdio, Spawn, Spread};
+pub use worker::{Spawn, Spread};
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
@@ -37,6 +37,16 @@ use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message as WsMes
 
 pub(crate) type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// `livedesk-bench worker <job>`: runs one job of any scenario, speaking
+/// JSON lines on stdin/stdout.
+pub fn serve_stdio(job: &str) -> anyhow::Result<()> {
+    worker::serve_stdio(job, |task| match task {
+        worker::Task::Durable { .. } => |j, c| Box::pin(durable::worker(j, c)),
+        worker::Task::Connections { .. } => |j, c| Box::pin(connections::worker(j, c)),
+        worker::Task::Churn { .. } => |j, c| Box::pin(churn::worker(j, c)),
+    })
+}
 
 /// Nanoseconds on `CLOCK_MONOTONIC`: comparable across the processes of one machine.
 pub fn mono_ns() -> u64 {

@@ -5,9 +5,11 @@
 //! child process speaks the same messages as JSON lines on stdin/stdout
 //! (`livedesk-bench worker`), so the coordinator treats both kinds alike.
 
+use std::future::Future;
 use std::io::{BufRead, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::pin::Pin;
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
@@ -134,11 +136,18 @@ impl Link {
     }
 }
 
-/// Starts `spread.workers` workers, job `i` from `task(i, of)`.
+/// What a worker runs: the scenario's own half. Scenarios hand theirs in
+/// (this module knows none of them); a worker process finds it by the task.
+pub type Entry =
+    for<'a> fn(&'a Job, &'a mut Control) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + 'a>>;
+
+/// Starts `spread.workers` workers, job `i` from `task(i, of)`, each running
+/// `entry` (in a thread), or the same scenario's entry in a child process.
 pub(crate) async fn start(
     spread: &Spread,
     url: &str,
     task: impl Fn(usize, usize) -> Task,
+    entry: Entry,
 ) -> anyhow::Result<Vec<Link>> {
     let server = super::server_addr(url).await?;
     let of = spread.workers.max(1);
@@ -160,7 +169,7 @@ pub(crate) async fn start(
             Spawn::Threads => {
                 std::thread::Builder::new()
                     .name(format!("bench-worker-{index}"))
-                    .spawn(move || run(job, to_rx, from_tx))?;
+                    .spawn(move || run(job, entry, to_rx, from_tx))?;
             }
             Spawn::Processes(exe) => spawn_process(exe, &job, to_rx, from_tx)?,
         }
@@ -265,7 +274,7 @@ fn spawn_process(
 }
 
 /// `livedesk-bench worker <job>`: runs one job, speaking JSON lines on stdin/stdout.
-pub fn serve_stdio(job: &str) -> anyhow::Result<()> {
+pub fn serve_stdio(job: &str, entry: impl Fn(&Task) -> Entry) -> anyhow::Result<()> {
     let job: Job = serde_json::from_str(job).context("bad worker job")?;
     let (to_tx, to_rx) = mpsc::unbounded_channel();
     let (from_tx, mut from_rx) = mpsc::unbounded_channel();
@@ -293,13 +302,19 @@ pub fn serve_stdio(job: &str) -> anyhow::Result<()> {
             }
         }
     });
-    run(job, to_rx, from_tx);
+    let entry = entry(&job.task);
+    run(job, entry, to_rx, from_tx);
     let _ = writer.join();
     Ok(())
 }
 
 /// One worker: a single-threaded runtime, so its tasks share state without locks.
-fn run(job: Job, rx: mpsc::UnboundedReceiver<ToWorker>, tx: mpsc::UnboundedSender<FromWorker>) {
+fn run(
+    job: Job,
+    entry: Entry,
+    rx: mpsc::UnboundedReceiver<ToWorker>,
+    tx: mpsc::UnboundedSender<FromWorker>,
+) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -313,11 +328,7 @@ fn run(job: Job, rx: mpsc::UnboundedReceiver<ToWorker>, tx: mpsc::UnboundedSende
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
         let mut ctl = Control { rx, tx: tx.clone() };
-        let result = match job.task.clone() {
-            Task::Durable { .. } => super::durable::worker(&job, &mut ctl).await,
-            Task::Connections { .. } => super::connections::worker(&job, &mut ctl).await,
-            Task::Churn { .. } => super::churn::worker(&job, &mut ctl).await,
-        };
+        let result = entry(&job, &mut ctl).await;
         if let Err(e) = result {
             let _ = tx.send(FromWorker::Failed(format!("{e:#}")));
         }

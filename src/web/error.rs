@@ -10,8 +10,8 @@ use actix_web::{
 };
 use askama::Template;
 
+use super::chrome::Chrome;
 use super::i18n::{Lang, Strings};
-use super::pages::Chrome;
 use crate::storage::StorageError;
 
 #[derive(Debug, thiserror::Error)]
@@ -172,7 +172,7 @@ pub async fn error_pages(
         // The same protection as every other page: no scripts, no framing.
         head.headers.insert(
             header::CONTENT_SECURITY_POLICY,
-            header::HeaderValue::from_static(super::pages::PAGE_CSP_NO_FRAMES),
+            header::HeaderValue::from_static(super::chrome::PAGE_CSP_NO_FRAMES),
         );
         head.headers.insert(
             header::X_FRAME_OPTIONS,

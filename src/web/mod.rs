@@ -1,43 +1,20 @@
 //! HTTP: routes, pages, sessions, errors.
 
 pub mod auth;
+pub mod chrome;
 pub mod error;
 pub mod i18n;
 pub mod pages;
 pub mod proxy;
 pub mod session;
 pub mod sockets;
+pub mod state;
 
 use actix_web::{error::InternalError, web, HttpResponse};
-use chrono::Duration;
 
-use crate::domain::Clock;
-use crate::metrics::Metrics;
-use crate::storage::Storage;
 use error::WebError;
 
-/// Shared, read-only state of the HTTP workers.
-pub struct AppState {
-    pub storage: Storage,
-    pub clock: Clock,
-    pub metrics: Metrics,
-    pub login: LoginPolicy,
-    pub proxy: proxy::ProxyPolicy,
-    /// Bearer token /metrics asks for; `None`: metrics are public.
-    pub metrics_token: Option<crate::config::Secret>,
-    pub dispatcher: actix::Addr<crate::chat::Dispatcher>,
-    /// This node's agent sockets, closed when their session ends or narrows.
-    pub agent_sockets: std::sync::Arc<crate::chat::hub::AgentSockets>,
-}
-
-#[derive(Debug, Clone)]
-pub struct LoginPolicy {
-    pub max_failures: u32,
-    pub window: Duration,
-    pub captcha_ttl: Duration,
-    /// Fixed captcha answer for automated tests; never set in production.
-    pub test_captcha: Option<String>,
-}
+pub use state::{AppState, LoginPolicy};
 
 /// Largest form body accepted; every field has a much smaller cap of its own.
 pub const FORM_LIMIT: usize = 16 * 1024;

@@ -30,7 +30,7 @@ pub async fn visitor(
     req: HttpRequest,
     body: web::Payload,
     chat: web::Data<ChatContext>,
-    state: web::Data<super::AppState>,
+    state: web::Data<super::state::AppState>,
 ) -> actix_web::Result<HttpResponse> {
     let ip = super::auth::client_addr(&req, &state.proxy)
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));

@@ -121,8 +121,12 @@ try {
   await lin.locator("#status-toggle").uncheck();
   await lin.locator("#status-label", { hasText: "Away" }).waitFor();
   await rawVisitor("First", 1);
+  await lin.locator("#queue li", { hasText: "First" }).waitFor();
+  // A frame about another conversation leaves this item as it is (not rebuilt).
+  await lin.locator("#queue li", { hasText: "First" }).evaluate((li) => { li.dataset.kept = "yes"; });
   await rawVisitor("Second", 1);
   await lin.locator("#queue li", { hasText: "Second" }).waitFor();
+  assert.equal(await lin.locator("#queue li", { hasText: "First" }).getAttribute("data-kept"), "yes");
   assert.deepEqual(await lin.locator("#queue li .who").allTextContents(), ["First", "Second"]);
   assert.match(await lin.locator("#queue li", { hasText: "First" }).locator(".wait").textContent(), /waiting/);
   await lin.locator("#queue li", { hasText: "First" }).click();

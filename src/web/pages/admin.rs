@@ -16,7 +16,7 @@ use crate::web::auth::AdminAgent;
 use crate::web::error::WebError;
 use crate::web::i18n::{Lang, Strings};
 use crate::web::session::{self, Flash};
-use crate::web::AppState;
+use crate::web::state::AppState;
 
 pub struct AgentRow {
     pub id: i64,

@@ -13,7 +13,7 @@ use crate::storage::agents::{self, Agent};
 use crate::storage::{sessions, StorageError};
 use crate::web::error::WebError;
 use crate::web::session::{self, Flash};
-use crate::web::AppState;
+use crate::web::state::AppState;
 
 #[derive(Template)]
 #[template(path = "admin/agent.html")]

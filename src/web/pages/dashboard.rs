@@ -3,7 +3,9 @@ use actix_web::{http::StatusCode, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::{render, Chrome};
-use crate::web::{auth::CurrentAgent, error::WebError, i18n::Lang};
+use crate::web::auth::CurrentAgent;
+use crate::web::error::WebError;
+use crate::web::i18n::Lang;
 
 #[derive(Template)]
 #[template(path = "dashboard.html")]

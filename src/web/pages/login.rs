@@ -20,7 +20,7 @@ use crate::web::auth::{client_ip, CurrentAgent};
 use crate::web::error::WebError;
 use crate::web::i18n::Lang;
 use crate::web::session::{self, Challenge};
-use crate::web::AppState;
+use crate::web::state::AppState;
 
 #[derive(Template)]
 #[template(path = "login.html")]

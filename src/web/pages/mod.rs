@@ -14,34 +14,15 @@ use askama::Template;
 
 use super::auth::CurrentAgent;
 use super::error::WebError;
-use super::i18n::{Lang, Strings};
+use super::i18n::Lang;
 use super::session;
 use crate::storage::agents::Agent;
 
-pub struct Chrome {
-    pub t: &'static Strings,
-    pub lang_href: String,
-    pub agent: Option<NavAgent>,
-    pub csrf: String,
-}
+pub use super::chrome::{Chrome, NavAgent, PAGE_CSP_NO_FRAMES};
 
-pub struct NavAgent {
-    pub name: String,
-    pub is_admin: bool,
-}
-
+/// The header for a signed-in agent (an inherent impl here: it needs the
+/// session, which `chrome.rs` must not, so error pages stay below it).
 impl Chrome {
-    pub fn anonymous(lang: Lang, path: &str) -> Self {
-        let t = lang.strings();
-        let next: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
-        Chrome {
-            t,
-            lang_href: format!("/lang/{}?next={next}", t.other_lang_code),
-            agent: None,
-            csrf: String::new(),
-        }
-    }
-
     pub fn for_agent(lang: Lang, path: &str, agent: &Agent, s: &Session) -> Result<Self, WebError> {
         let mut c = Chrome::anonymous(lang, path);
         c.agent = Some(NavAgent {
@@ -55,8 +36,6 @@ impl Chrome {
 
 /// Our pages load scripts, styles and images from livedesk only, and talk only to it.
 const CSP: &str = "default-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'";
-/// `CSP` for a page no other site may frame (error pages use it as it is).
-pub const PAGE_CSP_NO_FRAMES: &str = "default-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 /// Renders a page with the given status; pages are never cached (they carry
 /// tokens) and never framed by another site.

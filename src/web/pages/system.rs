@@ -7,7 +7,7 @@ use crate::metrics::Metrics;
 use crate::storage::settings;
 use crate::web::error::WebError;
 use crate::web::i18n::{Lang, LANG_COOKIE};
-use crate::web::AppState;
+use crate::web::state::AppState;
 
 /// 200 when the database answers a query on a real table within two seconds, 503 otherwise.
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
