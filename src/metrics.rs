@@ -32,6 +32,10 @@ pub struct ChatMetrics {
     pub messages_stored: IntCounter,
     pub assignments: IntCounter,
     pub reassignments: IntCounter,
+    /// Ownership writes tried again after the database failed them.
+    pub assignment_write_retries: IntCounter,
+    /// Ownership writes that lost to the stored row (the Dispatcher followed it).
+    pub assignment_writes_lost: IntCounter,
     pub message_store_seconds: Histogram,
     pub assignment_seconds: Histogram,
 }
@@ -89,6 +93,14 @@ impl ChatMetrics {
             reassignments: counter(
                 "livedesk_reassignments_total",
                 "Conversations moved from one agent to another or back to the queue",
+            ),
+            assignment_write_retries: counter(
+                "livedesk_assignment_write_retries_total",
+                "Ownership writes tried again after the database failed them",
+            ),
+            assignment_writes_lost: counter(
+                "livedesk_assignment_writes_lost_total",
+                "Ownership writes that lost to the stored row; the Dispatcher followed the row",
             ),
             message_store_seconds: histogram(
                 "livedesk_message_store_seconds",

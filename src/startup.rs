@@ -225,7 +225,10 @@ impl Application {
                 gap_wait: Duration::from_secs(2),
             },
             clock.clone(),
-            Box::new(StoredAssignments::start(storage.clone())),
+            Box::new(StoredAssignments::start(
+                storage.clone(),
+                metrics.chat.clone(),
+            )),
             metrics.chat.clone(),
             open,
             names,

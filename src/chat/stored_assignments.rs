@@ -13,6 +13,7 @@ use actix::Recipient;
 use super::messages::StoreLost;
 use super::shared::Assignments;
 use crate::domain::AssignmentChange;
+use crate::metrics::ChatMetrics;
 use crate::storage::{assignments, Storage};
 
 /// Changes written in one transaction at most.
@@ -26,13 +27,13 @@ pub struct StoredAssignments {
 }
 
 impl StoredAssignments {
-    pub fn start(storage: Storage) -> Self {
+    pub fn start(storage: Storage, metrics: ChatMetrics) -> Self {
         let (tx, rx) = mpsc::channel::<AssignmentChange>();
         let lost: Arc<Mutex<Option<Recipient<StoreLost>>>> = Arc::default();
         let report = lost.clone();
         std::thread::Builder::new()
             .name("livedesk-assignments".into())
-            .spawn(move || run(storage, rx, report))
+            .spawn(move || run(storage, metrics, rx, report))
             .expect("spawn assignment writer");
         Self { tx, lost }
     }
@@ -40,6 +41,7 @@ impl StoredAssignments {
 
 fn run(
     storage: Storage,
+    metrics: ChatMetrics,
     rx: mpsc::Receiver<AssignmentChange>,
     report: Arc<Mutex<Option<Recipient<StoreLost>>>>,
 ) {
@@ -63,6 +65,7 @@ fn run(
                 backoff = Duration::from_millis(100);
                 let to = report.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 for (write, actual) in lost {
+                    metrics.assignment_writes_lost.inc();
                     tracing::info!(conversation_id = %write.conversation, ?actual, "assignment lost to the stored row");
                     if let Some(to) = &to {
                         to.do_send(StoreLost { write, actual });
@@ -71,6 +74,7 @@ fn run(
             }
             Err(e) => {
                 // Kept, in order, and tried again: the rows must not keep a stale owner.
+                metrics.assignment_write_retries.inc();
                 tracing::warn!(size = batch.len(), error = %e, "could not store assignments; retrying");
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(MAX_BACKOFF);

@@ -112,3 +112,73 @@ both_backends!(
     an_assignment_that_loses_to_the_row_follows_the_row,
     an_assignment_that_finds_the_row_closed_closes_it_here,
 );
+
+/// The database refuses every ownership write for a while (a stand-in for an
+/// outage that outlasts any fixed number of tries): the change waits and is
+/// written once the database takes it again, never dropped.
+async fn an_ownership_write_is_retried_until_the_database_takes_it(backend: Backend) {
+    use diesel::RunQueryDsl;
+    let app = spawn_app(backend).await;
+    let lin = app.add_agent("lin", PW, Role::Agent).await;
+    let mut v = Ws::visitor(&app).await;
+    let w = v.begin("hello").await;
+    let conv = w["conversation_id"].as_i64().unwrap();
+    let (block, unblock) = match backend {
+        Backend::Postgres => (
+            "ALTER TABLE conversations ADD CONSTRAINT test_blocked CHECK (agent_id IS NULL) NOT VALID",
+            "ALTER TABLE conversations DROP CONSTRAINT test_blocked",
+        ),
+        Backend::Sqlite => (
+            "CREATE TRIGGER test_blocked BEFORE UPDATE ON conversations WHEN NEW.agent_id IS NOT NULL \
+             BEGIN SELECT RAISE(ABORT, 'blocked by the test'); END",
+            "DROP TRIGGER test_blocked",
+        ),
+    };
+    let sql = |q: &'static str| {
+        let s = app.storage.clone();
+        async move {
+            s.run(move |c| Ok(diesel::sql_query(q).execute(c)?))
+                .await
+                .unwrap()
+        }
+    };
+    sql(block).await;
+
+    let (_lb, _lin, _) = app.agent_online("lin", PW).await;
+    assert_eq!(v.expect("assigned").await["agent"]["name"], "lin");
+    // More failed tries than the old writer made before giving up (five).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (_, body) = app.get_text("/metrics").await;
+        let retries: u64 = body
+            .lines()
+            .find_map(|l| l.strip_prefix("livedesk_assignment_write_retries_total "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0);
+        if retries >= 6 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {retries} tries"
+        );
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        stored(&app, conv).await,
+        Assignment::queued(),
+        "not written yet"
+    );
+
+    sql(unblock).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while stored(&app, conv).await.agent != Some(lin.id) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the change was dropped"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+both_backends!(an_ownership_write_is_retried_until_the_database_takes_it);
