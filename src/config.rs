@@ -163,11 +163,21 @@ pub struct Settings {
     #[arg(long, env = "LIVEDESK_ASSIGNMENT", value_enum, default_value_t = crate::domain::Strategy::Random)]
     pub assignment: crate::domain::Strategy,
 
-    /// A node that has not renewed its lease on the database for this long is
-    /// taken for dead (renewed every third of it). Only one live node may serve
-    /// from one database until cluster mode comes.
+    /// A node that has not renewed its lease for this long is taken for dead
+    /// (renewed every third of it): its lease on the database, and in a
+    /// cluster its lease in Redis (its sockets count as gone with it).
     #[arg(long, env = "LIVEDESK_NODE_TTL_SECS", default_value_t = 10)]
     pub node_ttl_secs: u64,
+
+    /// Redis, for several nodes as one service (PostgreSQL only). Unset: this
+    /// node is the only one, and needs no Redis.
+    #[arg(long, env = "LIVEDESK_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<Secret>,
+
+    /// Prefix of every Redis key and channel of this cluster, so several
+    /// clusters (or test runs) can share one Redis server.
+    #[arg(long, env = "LIVEDESK_CLUSTER", default_value = "livedesk")]
+    pub cluster: String,
 
     /// Seconds an agent may be gone (all sockets closed) before its conversations move to others.
     #[arg(long, env = "LIVEDESK_AGENT_GRACE_SECS", default_value_t = 15)]

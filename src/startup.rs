@@ -17,19 +17,22 @@ use crate::config::Settings;
 use crate::domain::{password, Clock, Role};
 use crate::metrics::{self, Metrics};
 use crate::storage::{
-    agents, conversations, migrations, nodes, sessions, settings as kv, DatabaseUrl, Storage,
-    StorageError,
+    agents, migrations, nodes, sessions, settings as kv, DatabaseUrl, Storage, StorageError,
 };
 use crate::web::{error::error_pages, session::DbSessionStore, AppState, LoginPolicy};
+
+mod lease;
+use lease::{spawn_lease_renewal, NodeRole, StopOnDrop};
 
 pub use actix_web::dev::ServerHandle;
 
 pub struct Application {
     port: u16,
     server: Server,
-    /// This node's lease on the database, given back when it stops.
-    lease: NodeLease,
-    renewal: StopOnDrop,
+    /// This node's place: its lease on the database (given back when it
+    /// stops), its cluster link.
+    role: NodeRole,
+    renewal: Option<StopOnDrop>,
     dispatcher: actix::Addr<Dispatcher>,
     dispatcher_system: actix::System,
     /// Set when this start created the first admin (for printing once).
@@ -92,71 +95,6 @@ pub fn bootstrap_admin(
     }
 }
 
-/// This node's claim on the database (see `storage::nodes`).
-#[derive(Clone)]
-struct NodeLease {
-    storage: Storage,
-    node_id: String,
-}
-
-/// Takes the node lease or explains who holds it (blocking: call off the async workers).
-fn claim_lease(storage: &Storage, settings: &Settings, clock: &Clock) -> anyhow::Result<NodeLease> {
-    let node_id = format!(
-        "{}-{}",
-        std::process::id(),
-        hex::encode(rand::random::<[u8; 6]>())
-    );
-    let ttl = chrono::Duration::seconds(settings.node_ttl_secs.max(1) as i64);
-    match nodes::claim(&mut *storage.conn()?, &node_id, clock.now_naive(), ttl)? {
-        Ok(()) => Ok(NodeLease {
-            storage: storage.clone(),
-            node_id,
-        }),
-        Err(live) => anyhow::bail!(
-            "another livedesk node ({}) is serving from this database (last seen {} UTC). \
-             Two nodes on one database would each hand out the same conversations, so this \
-             one does not start. Stop the other node, or wait {} s after it died. Several \
-             nodes need cluster mode (LIVEDESK_REDIS_URL), which this version does not have yet.",
-            live.node_id,
-            live.heartbeat_at.format("%Y-%m-%d %H:%M:%S"),
-            settings.node_ttl_secs
-        ),
-    }
-}
-
-/// Stops a background task when dropped (an Application built but never run
-/// must not keep renewing a lease nobody serves under).
-struct StopOnDrop(tokio::task::AbortHandle);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Renews the lease every third of its time to live, until stopped.
-fn spawn_lease_renewal(lease: NodeLease, clock: Clock, ttl_secs: u64) -> StopOnDrop {
-    let task = tokio::spawn(async move {
-        let every = std::time::Duration::from_millis(ttl_secs.max(1) * 1000 / 3);
-        let mut tick = tokio::time::interval(every);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            let (node, now) = (lease.node_id.clone(), clock.now_naive());
-            match lease.storage.run(move |c| nodes::renew(c, &node, now)).await {
-                Ok(true) => {}
-                Ok(false) => tracing::error!(
-                    node_id = %lease.node_id,
-                    "this node's lease was taken over (it stalled longer than LIVEDESK_NODE_TTL_SECS)"
-                ),
-                Err(e) => tracing::warn!(error = %e, "could not renew the node lease"),
-            }
-        }
-    })
-    .abort_handle();
-    StopOnDrop(task)
-}
-
 /// The cookie key: from the setting, or generated once and kept in the database.
 fn session_key(storage: &Storage, settings: &Settings) -> anyhow::Result<Key> {
     if let Some(secret) = &settings.session_secret {
@@ -179,25 +117,18 @@ impl Application {
     }
 
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
-        let (storage, lease, first_admin, key, open, names) = {
+        let (storage, first_admin, key, open, names) = {
             let (settings, clock) = (settings.clone(), clock.clone());
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let storage = open_storage(&settings)?;
                 let first = bootstrap_admin(&storage, &settings, &clock)?;
                 let key = session_key(&storage, &settings)?;
-                // Last of the checks that can fail: a refused start leaves no lease behind.
-                let lease = claim_lease(&storage, &settings, &clock)?;
-                let mut conn = storage.conn()?;
-                let open = conversations::list_open(&mut conn)?;
-                let names = agents::list(&mut conn)?
-                    .into_iter()
-                    .map(|a| (a.id, a.display_name))
-                    .collect();
-                drop(conn);
-                Ok((storage, lease, first, key, open, names))
+                let (open, names) = lease::load_seed(&storage)?;
+                Ok((storage, first, key, open, names))
             })
             .await??
         };
+        let role = lease::take_role(&storage, &settings, &clock).await?;
 
         if settings.test_captcha.is_some() {
             tracing::warn!(
@@ -209,31 +140,52 @@ impl Application {
         let listener = match TcpListener::bind(&settings.bind) {
             Ok(l) => l,
             Err(e) => {
-                // Not started after all: the lease goes back at once.
-                let l = lease.clone();
-                let _ = storage.run(move |c| nodes::release(c, &l.node_id)).await;
+                // Not started after all: the leases go back at once.
+                if let Some(l) = role.lease().cloned() {
+                    let _ = storage.run(move |c| nodes::release(c, &l.node_id)).await;
+                }
+                if let Some(bus) = role.bus() {
+                    lease::leave_cluster(bus).await;
+                }
                 return Err(e).with_context(|| format!("cannot listen on {}", settings.bind));
             }
         };
         let port = listener.local_addr()?.port();
 
         let metrics = Metrics::new();
-        let (dispatcher, dispatcher_system) = Dispatcher::new(
-            DispatcherConfig {
-                strategy: settings.assignment,
-                grace: Duration::from_secs(settings.agent_grace_secs),
-                gap_wait: Duration::from_secs(2),
-            },
-            clock.clone(),
-            Box::new(StoredAssignments::start(
-                storage.clone(),
+        let desk = DispatcherConfig {
+            strategy: settings.assignment,
+            grace: Duration::from_secs(settings.agent_grace_secs),
+            gap_wait: Duration::from_secs(2),
+        };
+        let dispatcher = match &role {
+            NodeRole::Relay(bus) => Dispatcher::relay(
+                bus.clone(),
+                desk,
+                clock.clone(),
                 metrics.chat.clone(),
-            )),
-            metrics.chat.clone(),
-            open,
-            names,
-        )
-        .start_on_own_thread();
+                lease::promoter(
+                    storage.clone(),
+                    settings.clone(),
+                    clock.clone(),
+                    bus.config().node_id.clone(),
+                    metrics.chat.clone(),
+                ),
+            ),
+            NodeRole::Only(_) | NodeRole::Leader(..) => Dispatcher::new(
+                desk,
+                clock.clone(),
+                Box::new(StoredAssignments::start(
+                    storage.clone(),
+                    metrics.chat.clone(),
+                )),
+                metrics.chat.clone(),
+                open,
+                names,
+                role.bus().cloned(),
+            ),
+        };
+        let (dispatcher, dispatcher_system) = dispatcher.start_on_own_thread();
         let agent_sockets = std::sync::Arc::new(crate::chat::hub::AgentSockets::default());
         let chat = web::Data::new(ChatContext {
             storage: storage.clone(),
@@ -284,6 +236,7 @@ impl Application {
             metrics_token: settings.metrics_token.clone(),
             agent_sockets,
             dispatcher: dispatcher.clone(),
+            cluster: role.bus().cloned(),
         });
         let metrics_data = web::Data::new(metrics);
         let store = DbSessionStore::new(storage.clone(), clock.clone());
@@ -291,7 +244,9 @@ impl Application {
         let ttl = actix_web::cookie::time::Duration::minutes(settings.session_ttl_minutes.into());
 
         spawn_session_sweeper(storage, clock.clone());
-        let renewal = spawn_lease_renewal(lease.clone(), clock, settings.node_ttl_secs);
+        let renewal = role
+            .lease()
+            .map(|l| spawn_lease_renewal(l.clone(), clock, settings.node_ttl_secs));
 
         let mut server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(store.clone(), key.clone())
@@ -330,7 +285,7 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
-            lease,
+            role,
             renewal,
             dispatcher,
             dispatcher_system,
@@ -355,15 +310,19 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.dispatcher_system.stop();
-        // A clean stop gives the lease back: the next node may start at once.
+        // A clean stop gives the leases back: the next node may start at once.
         drop(self.renewal);
-        let lease = self.lease;
-        let released = lease
-            .storage
-            .run(move |c| nodes::release(c, &lease.node_id))
-            .await;
-        if let Err(e) = released {
-            tracing::warn!(error = %e, "could not release the node lease; it expires by itself");
+        if let Some(bus) = self.role.bus() {
+            lease::leave_cluster(bus).await;
+        }
+        if let Some(lease) = self.role.lease().cloned() {
+            let released = lease
+                .storage
+                .run(move |c| nodes::release(c, &lease.node_id))
+                .await;
+            if let Err(e) = released {
+                tracing::warn!(error = %e, "could not release the node lease; it expires by itself");
+            }
         }
         result
     }

@@ -3,11 +3,21 @@
 //! (through the fan-out), the timers, the clock, the assignment writer and
 //! the metrics. Each message becomes one call on the Desk; its effects are
 //! carried out before the next message. It never waits on the database.
+//!
+//! In a cluster only the leader's Dispatcher has a Desk; the others relay
+//! each call to it and its frames to their sockets (`dispatcher/relay.rs`).
+
+mod relay;
+
+pub use relay::{Promoter, Promotion};
 
 use std::collections::HashMap;
+use std::future::ready;
 
 use actix::prelude::*;
 
+use super::cluster::wire::Call;
+use super::cluster::Bus;
 use super::desk::{Desk, DeskConfig, Effect, Metric, Timer};
 use super::fanout::LocalFanOut;
 use super::messages::*;
@@ -20,16 +30,26 @@ use crate::metrics::ChatMetrics;
 pub type DispatcherConfig = DeskConfig;
 
 pub struct Dispatcher {
-    desk: Desk,
+    /// The rules: here on one node, or on the cluster's leader.
+    desk: Option<Desk>,
+    /// Calls waiting for the leader's answer (a node that is not the leader).
+    relay: Option<relay::Relay>,
+    /// The leader's link to the other nodes.
+    bus: Option<Bus>,
     clock: Clock,
     fanout: LocalFanOut,
-    assignments: Box<dyn Assignments>,
+    assignments: Option<Box<dyn Assignments>>,
     metrics: ChatMetrics,
     timers: HashMap<Timer, SpawnHandle>,
+    /// The rules' settings (a relay keeps them to lead one day).
+    cfg: DispatcherConfig,
+    /// How a relay takes the lead when the leader dies.
+    promoter: Option<Promoter>,
 }
 
 impl Dispatcher {
-    /// `open`: conversations not closed, from storage; `names`: every agent's display name.
+    /// `open`: conversations not closed, from storage; `names`: every agent's
+    /// display name. `bus`: the cluster link when this node is the leader.
     pub fn new(
         cfg: DispatcherConfig,
         clock: Clock,
@@ -37,13 +57,41 @@ impl Dispatcher {
         metrics: ChatMetrics,
         open: Vec<(Conversation, Visitor)>,
         names: HashMap<AgentId, String>,
+        bus: Option<Bus>,
     ) -> Self {
-        let desk = Desk::new(cfg, rand::random(), open, names, clock.now_naive());
+        let desk = Desk::new(cfg.clone(), rand::random(), open, names, clock.now_naive());
         Self {
-            desk,
+            cfg,
+            promoter: None,
+            desk: Some(desk),
+            relay: None,
+            fanout: bus.clone().map(LocalFanOut::with_bus).unwrap_or_default(),
+            bus,
+            clock,
+            assignments: Some(assignments),
+            metrics,
+            timers: HashMap::new(),
+        }
+    }
+
+    /// A node of a cluster that is not the leader: no Desk, every call
+    /// relayed; `promoter` makes what it needs should it take the lead.
+    pub fn relay(
+        bus: Bus,
+        cfg: DispatcherConfig,
+        clock: Clock,
+        metrics: ChatMetrics,
+        promoter: Promoter,
+    ) -> Self {
+        Self {
+            cfg,
+            promoter: Some(promoter),
+            desk: None,
+            relay: Some(relay::Relay::new(bus)),
+            bus: None,
             clock,
             fanout: LocalFanOut::default(),
-            assignments,
+            assignments: None,
             metrics,
             timers: HashMap::new(),
         }
@@ -73,10 +121,17 @@ impl Dispatcher {
 
     /// Carries out what the last call on the Desk asked for.
     fn run_effects(&mut self, ctx: &mut Context<Self>) {
-        for e in self.desk.take_effects() {
+        let Some(desk) = self.desk.as_mut() else {
+            return;
+        };
+        for e in desk.take_effects() {
             match e {
                 Effect::Publish(p) => self.fanout.publish(p),
-                Effect::Store(w) => self.assignments.write(w),
+                Effect::Store(w) => {
+                    if let Some(a) = &self.assignments {
+                        a.write(w);
+                    }
+                }
                 Effect::Arm { timer, after } => {
                     if let Some(old) = self.timers.remove(&timer) {
                         ctx.cancel_future(old);
@@ -84,7 +139,9 @@ impl Dispatcher {
                     let h = ctx.run_later(after, move |act, ctx| {
                         act.timers.remove(&timer);
                         let now = act.now();
-                        act.desk.timer_fired(now, timer);
+                        if let Some(d) = act.desk.as_mut() {
+                            d.timer_fired(now, timer);
+                        }
                         act.run_effects(ctx);
                     });
                     self.timers.insert(timer, h);
@@ -107,7 +164,8 @@ impl Dispatcher {
     }
 
     fn update_gauges(&self) {
-        let g = self.desk.gauges();
+        let Some(desk) = &self.desk else { return };
+        let g = desk.gauges();
         let m = &self.metrics;
         m.visitors_connected.set(g.visitors_connected as i64);
         m.agents_online.set(g.agents_online as i64);
@@ -127,91 +185,202 @@ impl Actor for Dispatcher {
     fn started(&mut self, ctx: &mut Self::Context) {
         // `send` requests wait when the mailbox is full; give bursts of joins room.
         ctx.set_mailbox_capacity(65_536);
-        self.assignments.report_to(ctx.address().recipient());
+        if let Some(a) = self.assignments.as_mut() {
+            a.report_to(ctx.address().recipient());
+        }
+        self.start_cluster(ctx);
         // The grace timers of owners left from the previous run.
         self.run_effects(ctx);
     }
 }
 
-/// A handler that is one call on the Desk, then its effects.
+/// A handler that is one call on the Desk, then its effects; on a node that
+/// is not the leader, the same call relayed (`$fallback` if it gets no answer).
 macro_rules! on {
-    ($msg:ty, $res:ty, |$act:ident, $m:ident, $now:ident| $body:expr) => {
+    ($msg:ty, $res:ty, |$d:ident, $m:ident, $now:ident| $body:expr, $call:expr, $fallback:expr) => {
         impl Handler<$msg> for Dispatcher {
-            type Result = $res;
-            fn handle(&mut self, $m: $msg, ctx: &mut Self::Context) -> $res {
-                let $now = self.now();
-                let $act = &mut self.desk;
-                let r = $body;
+            type Result = ResponseFuture<$res>;
+            fn handle(&mut self, $m: $msg, ctx: &mut Self::Context) -> Self::Result {
+                let Some($d) = self.desk.as_mut() else {
+                    let call: Call = $call;
+                    return self.relayed(call, $fallback);
+                };
+                let $now = self.clock.now_naive();
+                let r: $res = $body;
                 self.run_effects(ctx);
-                r
+                Box::pin(ready(r))
             }
         }
     };
 }
 
 impl Handler<VisitorJoin> for Dispatcher {
-    type Result = JoinReply;
-    fn handle(&mut self, msg: VisitorJoin, ctx: &mut Self::Context) -> JoinReply {
-        self.fanout
-            .add_visitor(msg.session, msg.visitor.id, msg.addr);
-        let now = self.now();
-        let r = self
-            .desk
-            .visitor_join(now, msg.session, &msg.visitor, msg.conversation.as_ref());
+    type Result = ResponseFuture<JoinReply>;
+    fn handle(&mut self, m: VisitorJoin, ctx: &mut Self::Context) -> Self::Result {
+        self.fanout.add_visitor(m.session, m.visitor.id, m.addr);
+        let Some(d) = self.desk.as_mut() else {
+            let call = Call::VisitorJoin {
+                session: m.session,
+                visitor: m.visitor,
+                conversation: m.conversation,
+            };
+            return self.relayed(call, JoinReply::unavailable());
+        };
+        let now = self.clock.now_naive();
+        let r = d.visitor_join(now, m.session, &m.visitor, m.conversation.as_ref());
         self.run_effects(ctx);
-        r
+        Box::pin(ready(r))
+    }
+}
+
+impl Handler<AgentJoin> for Dispatcher {
+    type Result = ResponseFuture<AgentSnapshot>;
+    fn handle(&mut self, m: AgentJoin, ctx: &mut Self::Context) -> Self::Result {
+        self.fanout.add_agent(m.session, m.agent.id, m.addr);
+        let Some(d) = self.desk.as_mut() else {
+            let call = Call::AgentJoin {
+                session: m.session,
+                agent: m.agent,
+            };
+            return self.relayed(call, AgentSnapshot::unavailable());
+        };
+        let now = self.clock.now_naive();
+        let r = d.agent_join(now, m.session, &m.agent);
+        self.run_effects(ctx);
+        Box::pin(ready(r))
     }
 }
 
 impl Handler<VisitorLeave> for Dispatcher {
     type Result = ();
-    fn handle(&mut self, msg: VisitorLeave, ctx: &mut Self::Context) {
-        self.fanout.remove(msg.session);
-        self.desk.visitor_leave(msg.session);
+    fn handle(&mut self, m: VisitorLeave, ctx: &mut Self::Context) {
+        self.fanout.remove(m.session);
+        match self.desk.as_mut() {
+            Some(d) => d.visitor_leave(m.session),
+            None => self.tell(Call::VisitorLeave { session: m.session }),
+        }
         self.run_effects(ctx);
-    }
-}
-
-impl Handler<AgentJoin> for Dispatcher {
-    type Result = AgentSnapshot;
-    fn handle(&mut self, msg: AgentJoin, ctx: &mut Self::Context) -> AgentSnapshot {
-        self.fanout.add_agent(msg.session, msg.agent.id, msg.addr);
-        let now = self.now();
-        let r = self.desk.agent_join(now, msg.session, &msg.agent);
-        self.run_effects(ctx);
-        r
     }
 }
 
 impl Handler<AgentLeave> for Dispatcher {
     type Result = ();
-    fn handle(&mut self, msg: AgentLeave, ctx: &mut Self::Context) {
-        self.fanout.remove(msg.session);
+    fn handle(&mut self, m: AgentLeave, ctx: &mut Self::Context) {
+        self.fanout.remove(m.session);
         let now = self.now();
-        self.desk.agent_leave(now, msg.session);
+        match self.desk.as_mut() {
+            Some(d) => d.agent_leave(now, m.session),
+            None => self.tell(Call::AgentLeave { session: m.session }),
+        }
         self.run_effects(ctx);
     }
 }
 
-on!(OpenConversation, JoinReply, |d, m, now| d
-    .open_conversation(now, &m.visitor, &m.conversation));
-on!(Deliver, (), |d, m, now| d.deliver(now, m.message, m.origin));
-on!(Claim, Result<(), ChatError>, |d, m, now| d.claim(now, &m.agent, m.conversation));
-on!(Transfer, Result<(), ChatError>, |d, m, now| d.transfer(now, &m.by, m.conversation, m.to));
-on!(Close, Result<(), ChatError>, |d, m, now| d.close(now, &m.by, m.conversation));
-on!(CloseQueued, usize, |d, m, now| d.close_queued(
-    now,
-    &m.by,
-    &m.conversations
-));
-on!(SetStatus, (), |d, m, now| d
-    .set_status(now, m.agent, m.status));
-on!(Typing, Result<(), ChatError>, |d, m, _now| d.typing(&m.from, m.conversation, m.active));
-on!(ReadUpTo, Result<(), ChatError>, |d, m, _now| d.read_up_to(&m.by, m.conversation, m.seq));
-on!(KickAgent, (), |d, m, now| d.kick(now, m.agent));
-on!(StoreLost, (), |d, m, now| d
-    .store_lost(now, m.write, m.actual));
-on!(GetQueue, Vec<ConversationId>, |d, _m, _now| d.queue());
-on!(Authorize, Result<Access, ChatError>, |d, m, _now| d.authorize(&m.agent, m.conversation, m.write));
-on!(GetCounts, Counts, |d, _m, _now| d.counts());
-on!(GetPresence, Vec<AgentPresence>, |d, _m, _now| d.presence());
+impl Handler<Deliver> for Dispatcher {
+    type Result = ();
+    fn handle(&mut self, m: Deliver, ctx: &mut Self::Context) {
+        let now = self.now();
+        match self.desk.as_mut() {
+            Some(d) => d.deliver(now, m.message, m.origin),
+            None => self.tell(Call::Deliver {
+                message: m.message,
+                origin: m.origin,
+            }),
+        }
+        self.run_effects(ctx);
+    }
+}
+
+impl Handler<SetStatus> for Dispatcher {
+    type Result = ();
+    fn handle(&mut self, m: SetStatus, ctx: &mut Self::Context) {
+        let now = self.now();
+        match self.desk.as_mut() {
+            Some(d) => d.set_status(now, m.agent, m.status),
+            None => self.tell(Call::SetStatus {
+                agent: m.agent,
+                status: m.status,
+            }),
+        }
+        self.run_effects(ctx);
+    }
+}
+
+impl Handler<KickAgent> for Dispatcher {
+    type Result = ();
+    fn handle(&mut self, m: KickAgent, ctx: &mut Self::Context) {
+        let now = self.now();
+        match self.desk.as_mut() {
+            Some(d) => d.kick(now, m.agent),
+            None => self.tell(Call::KickAgent { agent: m.agent }),
+        }
+        self.run_effects(ctx);
+    }
+}
+
+impl Handler<StoreLost> for Dispatcher {
+    type Result = ();
+    fn handle(&mut self, m: StoreLost, ctx: &mut Self::Context) {
+        let now = self.now();
+        if let Some(d) = self.desk.as_mut() {
+            d.store_lost(now, m.write, m.actual);
+        }
+        self.run_effects(ctx);
+    }
+}
+
+const UNAVAILABLE: Result<(), ChatError> = Err(ChatError::Unavailable);
+
+on!(
+    OpenConversation,
+    JoinReply,
+    |d, m, now| d.open_conversation(now, &m.visitor, &m.conversation),
+    Call::OpenConversation {
+        visitor: m.visitor,
+        conversation: m.conversation
+    },
+    JoinReply::unavailable()
+);
+on!(Claim, Result<(), ChatError>, |d, m, now| d.claim(now, &m.agent, m.conversation),
+    Call::Claim { agent: m.agent, conversation: m.conversation }, UNAVAILABLE);
+on!(Transfer, Result<(), ChatError>, |d, m, now| d.transfer(now, &m.by, m.conversation, m.to),
+    Call::Transfer { by: m.by, conversation: m.conversation, to: m.to }, UNAVAILABLE);
+on!(Close, Result<(), ChatError>, |d, m, now| d.close(now, &m.by, m.conversation),
+    Call::Close { by: m.by, conversation: m.conversation }, UNAVAILABLE);
+on!(
+    CloseQueued,
+    usize,
+    |d, m, now| d.close_queued(now, &m.by, &m.conversations),
+    Call::CloseQueued {
+        by: m.by,
+        conversations: m.conversations
+    },
+    0
+);
+on!(Typing, Result<(), ChatError>, |d, m, _now| d.typing(&m.from, m.conversation, m.active),
+    Call::Typing { from: m.from, conversation: m.conversation, active: m.active }, UNAVAILABLE);
+on!(ReadUpTo, Result<(), ChatError>, |d, m, _now| d.read_up_to(&m.by, m.conversation, m.seq),
+    Call::ReadUpTo { by: m.by, conversation: m.conversation, seq: m.seq }, UNAVAILABLE);
+on!(
+    GetQueue,
+    Vec<ConversationId>,
+    |d, _m, _now| d.queue(),
+    Call::GetQueue,
+    Vec::new()
+);
+on!(Authorize, Result<Access, ChatError>, |d, m, _now| d.authorize(&m.agent, m.conversation, m.write),
+    Call::Authorize { agent: m.agent, conversation: m.conversation, write: m.write }, Err(ChatError::Unavailable));
+on!(
+    GetCounts,
+    Counts,
+    |d, _m, _now| d.counts(),
+    Call::GetCounts,
+    Counts::default()
+);
+on!(
+    GetPresence,
+    Vec<AgentPresence>,
+    |d, _m, _now| d.presence(),
+    Call::GetPresence,
+    Vec::new()
+);

@@ -1,27 +1,87 @@
-//! Fan-out on one node: this node's sockets by agent and by visitor. The
-//! Dispatcher actor owns it and hands it each published frame.
+//! Fan-out: frames to the sockets of an agent, of every agent, or of a
+//! visitor. The Dispatcher actor owns it. Sockets of this node get their
+//! frames at once; on the cluster's leader, sockets held by other nodes are
+//! sent theirs over Redis, one message per node per frame.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use actix::Recipient;
 
+use super::cluster::wire::ToNode;
+use super::cluster::Bus;
 use super::desk::Publish;
-use super::messages::{SessionId, ToAgent, ToVisitor};
+use super::messages::{CloseReason, SessionId, ToAgent, ToVisitor};
+use super::protocol::{AgentOut, VisitorOut};
 use super::shared::FanOut;
 use crate::domain::{AgentId, VisitorId};
 
+enum At<R: actix::Message + Send>
+where
+    R::Result: Send,
+{
+    Here(Recipient<R>),
+    /// On that node (cluster mode, on the leader).
+    Node(Arc<str>),
+}
+
 #[derive(Default)]
 pub struct LocalFanOut {
-    agents: HashMap<AgentId, HashMap<SessionId, Recipient<ToAgent>>>,
-    visitors: HashMap<VisitorId, HashMap<SessionId, Recipient<ToVisitor>>>,
+    agents: HashMap<AgentId, HashMap<SessionId, At<ToAgent>>>,
+    visitors: HashMap<VisitorId, HashMap<SessionId, At<ToVisitor>>>,
     /// Which agent or visitor each socket belongs to, to forget it on leave.
     agent_of: HashMap<SessionId, AgentId>,
     visitor_of: HashMap<SessionId, VisitorId>,
+    bus: Option<Bus>,
+}
+
+/// Frames for other nodes, gathered while one `publish` runs.
+#[derive(Default)]
+struct Away {
+    agents: BTreeMap<Arc<str>, Vec<SessionId>>,
+    visitors: BTreeMap<Arc<str>, Vec<SessionId>>,
 }
 
 impl LocalFanOut {
+    pub fn with_bus(bus: Bus) -> Self {
+        Self {
+            bus: Some(bus),
+            ..Self::default()
+        }
+    }
+
+    /// A node that takes the lead sends other nodes' frames from now on.
+    pub fn use_bus(&mut self, bus: Bus) {
+        self.bus = Some(bus);
+    }
+
+    /// Closes every socket of this node (they reconnect); (agents, visitors) closed.
+    pub fn close_all_here(&mut self) -> (usize, usize) {
+        let mut n = (0, 0);
+        for at in self.agents.values().flat_map(|m| m.values()) {
+            if let At::Here(r) = at {
+                r.do_send(ToAgent::Close(CloseReason::Reauthorize));
+                n.0 += 1;
+            }
+        }
+        for at in self.visitors.values().flat_map(|m| m.values()) {
+            if let At::Here(r) = at {
+                r.do_send(ToVisitor::Close);
+                n.1 += 1;
+            }
+        }
+        *self = Self {
+            bus: self.bus.take(),
+            ..Self::default()
+        };
+        n
+    }
+
     pub fn add_agent(&mut self, session: SessionId, agent: AgentId, addr: Recipient<ToAgent>) {
-        self.agents.entry(agent).or_default().insert(session, addr);
+        self.agents
+            .entry(agent)
+            .or_default()
+            .insert(session, At::Here(addr));
         self.agent_of.insert(session, agent);
     }
 
@@ -34,7 +94,23 @@ impl LocalFanOut {
         self.visitors
             .entry(visitor)
             .or_default()
-            .insert(session, addr);
+            .insert(session, At::Here(addr));
+        self.visitor_of.insert(session, visitor);
+    }
+
+    pub fn add_remote_agent(&mut self, session: SessionId, agent: AgentId, node: &str) {
+        self.agents
+            .entry(agent)
+            .or_default()
+            .insert(session, At::Node(node.into()));
+        self.agent_of.insert(session, agent);
+    }
+
+    pub fn add_remote_visitor(&mut self, session: SessionId, visitor: VisitorId, node: &str) {
+        self.visitors
+            .entry(visitor)
+            .or_default()
+            .insert(session, At::Node(node.into()));
         self.visitor_of.insert(session, visitor);
     }
 
@@ -47,8 +123,135 @@ impl LocalFanOut {
         }
     }
 
-    pub fn sockets(&self) -> usize {
-        self.agent_of.len() + self.visitor_of.len()
+    /// Nodes that hold sockets here, by name.
+    pub fn remote_nodes(&self) -> Vec<String> {
+        let mut n: Vec<String> = self
+            .agents
+            .values()
+            .flat_map(|m| m.values())
+            .filter_map(|a| match a {
+                At::Node(n) => Some(n.to_string()),
+                At::Here(_) => None,
+            })
+            .chain(
+                self.visitors
+                    .values()
+                    .flat_map(|m| m.values())
+                    .filter_map(|a| match a {
+                        At::Node(n) => Some(n.to_string()),
+                        At::Here(_) => None,
+                    }),
+            )
+            .collect();
+        n.sort();
+        n.dedup();
+        n
+    }
+
+    /// The sockets a node held: (agent sockets, visitor sockets).
+    pub fn sessions_on(&self, node: &str) -> (Vec<SessionId>, Vec<SessionId>) {
+        let agents = self
+            .agents
+            .values()
+            .flat_map(|m| m.iter())
+            .filter(|(_, a)| matches!(a, At::Node(n) if &**n == node))
+            .map(|(s, _)| *s)
+            .collect();
+        let visitors = self
+            .visitors
+            .values()
+            .flat_map(|m| m.iter())
+            .filter(|(_, a)| matches!(a, At::Node(n) if &**n == node))
+            .map(|(s, _)| *s)
+            .collect();
+        (agents, visitors)
+    }
+
+    /// Frames the leader sent for sockets of this node.
+    pub fn from_leader(&mut self, m: ToNode) {
+        match m {
+            ToNode::ToAgents { sessions, frame } => {
+                let frame = Arc::new(frame);
+                for s in sessions {
+                    if let Some(At::Here(r)) = self.agent_socket(s) {
+                        r.do_send(ToAgent::Frame(frame.clone()));
+                    }
+                }
+            }
+            ToNode::ToVisitors { sessions, frame } => {
+                let frame = Arc::new(frame);
+                for s in sessions {
+                    if let Some(At::Here(r)) = self.visitor_socket(s) {
+                        r.do_send(ToVisitor::Frame(frame.clone()));
+                    }
+                }
+            }
+            ToNode::Close { sessions, reason } => {
+                for s in sessions {
+                    if let Some(At::Here(r)) = self.agent_socket(s) {
+                        r.do_send(ToAgent::Close(reason));
+                    }
+                    self.remove(s);
+                }
+            }
+            ToNode::Reply { .. } => {}
+        }
+    }
+
+    fn agent_socket(&self, s: SessionId) -> Option<&At<ToAgent>> {
+        self.agents.get(self.agent_of.get(&s)?)?.get(&s)
+    }
+
+    fn visitor_socket(&self, s: SessionId) -> Option<&At<ToVisitor>> {
+        self.visitors.get(self.visitor_of.get(&s)?)?.get(&s)
+    }
+
+    fn send_away(
+        &self,
+        away: Away,
+        agent_frame: Option<&AgentOut>,
+        visitor_frame: Option<&VisitorOut>,
+    ) {
+        let Some(bus) = &self.bus else { return };
+        if let Some(f) = agent_frame {
+            for (node, sessions) in away.agents {
+                bus.to_node(
+                    &node,
+                    &ToNode::ToAgents {
+                        sessions,
+                        frame: f.clone(),
+                    },
+                );
+            }
+        }
+        if let Some(f) = visitor_frame {
+            for (node, sessions) in away.visitors {
+                bus.to_node(
+                    &node,
+                    &ToNode::ToVisitors {
+                        sessions,
+                        frame: f.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    fn close_agent(&mut self, agent: AgentId, reason: CloseReason) {
+        let mut away: BTreeMap<Arc<str>, Vec<SessionId>> = BTreeMap::new();
+        // Told to close: nothing more is sent to them.
+        for (s, at) in self.agents.remove(&agent).into_iter().flatten() {
+            self.agent_of.remove(&s);
+            match at {
+                At::Here(r) => r.do_send(ToAgent::Close(reason)),
+                At::Node(n) => away.entry(n).or_default().push(s),
+            }
+        }
+        if let Some(bus) = &self.bus {
+            for (node, sessions) in away {
+                bus.to_node(&node, &ToNode::Close { sessions, reason });
+            }
+        }
     }
 }
 
@@ -67,45 +270,53 @@ fn forget<K: std::hash::Hash + Eq, R>(
 
 impl FanOut for LocalFanOut {
     fn publish(&mut self, p: Publish) {
+        let mut away = Away::default();
         match p {
             Publish::Agent {
                 agent,
                 frame,
                 except,
             } => {
-                for (s, r) in self.agents.get(&agent).into_iter().flatten() {
+                for (s, at) in self.agents.get(&agent).into_iter().flatten() {
                     if Some(*s) != except {
-                        r.do_send(ToAgent::Frame(frame.clone()));
-                    }
-                }
-            }
-            Publish::Agents { frame, except } => {
-                for (a, sockets) in &self.agents {
-                    if Some(*a) != except {
-                        for r in sockets.values() {
-                            r.do_send(ToAgent::Frame(frame.clone()));
+                        match at {
+                            At::Here(r) => r.do_send(ToAgent::Frame(frame.clone())),
+                            At::Node(n) => away.agents.entry(n.clone()).or_default().push(*s),
                         }
                     }
                 }
+                self.send_away(away, Some(&frame), None);
+            }
+            Publish::Agents { frame, except } => {
+                for (a, sockets) in &self.agents {
+                    if Some(*a) == except {
+                        continue;
+                    }
+                    for (s, at) in sockets {
+                        match at {
+                            At::Here(r) => r.do_send(ToAgent::Frame(frame.clone())),
+                            At::Node(n) => away.agents.entry(n.clone()).or_default().push(*s),
+                        }
+                    }
+                }
+                self.send_away(away, Some(&frame), None);
             }
             Publish::Visitor {
                 visitor,
                 frame,
                 except,
             } => {
-                for (s, r) in self.visitors.get(&visitor).into_iter().flatten() {
+                for (s, at) in self.visitors.get(&visitor).into_iter().flatten() {
                     if Some(*s) != except {
-                        r.do_send(ToVisitor::Frame(frame.clone()));
+                        match at {
+                            At::Here(r) => r.do_send(ToVisitor::Frame(frame.clone())),
+                            At::Node(n) => away.visitors.entry(n.clone()).or_default().push(*s),
+                        }
                     }
                 }
+                self.send_away(away, None, Some(&frame));
             }
-            Publish::CloseAgent { agent, reason } => {
-                // Told to close: nothing more is sent to them.
-                for (s, r) in self.agents.remove(&agent).into_iter().flatten() {
-                    r.do_send(ToAgent::Close(reason));
-                    self.agent_of.remove(&s);
-                }
-            }
+            Publish::CloseAgent { agent, reason } => self.close_agent(agent, reason),
         }
     }
 }

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use actix::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use super::protocol::{
     AgentOut, AgentPresence, AgentRef, AgentStatus, ConversationView, MessageView, VisitorOut,
@@ -15,9 +16,12 @@ use crate::domain::{Conversation, Visitor};
 
 pub type SessionId = u64;
 
+/// Unique across the cluster too: a random high half per process, a counter below.
 pub fn next_session_id() -> SessionId {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static BASE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let base = *BASE.get_or_init(|| (rand::random::<u32>() as u64) << 32);
+    base | (NEXT.fetch_add(1, Ordering::Relaxed) + 1)
 }
 
 /// To a visitor socket: a frame to send, or an order to close.
@@ -36,7 +40,7 @@ pub enum ToAgent {
 }
 
 /// Why an agent socket is closed by the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CloseReason {
     /// The account was disabled (1008): sign-in is refused from now on.
     Disabled,
@@ -46,14 +50,14 @@ pub enum CloseReason {
     Reauthorize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentCard {
     pub id: AgentId,
     pub name: String,
     pub is_admin: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum ChatError {
     #[error("that conversation is not yours")]
     Forbidden,
@@ -89,10 +93,20 @@ impl ChatError {
 
 /// Where the conversation stands after a visitor joined or opened one
 /// (`status` is `None` for a visitor who has not written yet: no conversation).
-#[derive(Debug, Clone, MessageResponse)]
+#[derive(Debug, Clone, MessageResponse, Serialize, Deserialize)]
 pub struct JoinReply {
     pub status: Option<ConversationStatus>,
     pub agent: Option<AgentRef>,
+}
+
+impl JoinReply {
+    /// What a node that cannot reach the cluster's leader answers.
+    pub fn unavailable() -> Self {
+        Self {
+            status: None,
+            agent: None,
+        }
+    }
 }
 
 /// A visitor socket said hello, with its open conversation if it has one.
@@ -119,12 +133,24 @@ pub struct VisitorLeave {
     pub session: SessionId,
 }
 
-#[derive(Debug, MessageResponse)]
+#[derive(Debug, MessageResponse, Serialize, Deserialize)]
 pub struct AgentSnapshot {
     pub status: AgentStatus,
     pub mine: Vec<ConversationView>,
     pub queue: Vec<ConversationView>,
     pub agents: Vec<AgentPresence>,
+}
+
+impl AgentSnapshot {
+    /// What a node that cannot reach the cluster's leader answers.
+    pub fn unavailable() -> Self {
+        Self {
+            status: AgentStatus::Online,
+            mine: Vec::new(),
+            queue: Vec::new(),
+            agents: Vec::new(),
+        }
+    }
 }
 
 #[derive(Message)]
@@ -141,7 +167,7 @@ pub struct AgentLeave {
     pub session: SessionId,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Origin {
     Visitor(SessionId),
     Agent(SessionId),
@@ -198,7 +224,7 @@ pub struct SetStatus {
     pub status: AgentStatus,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Party {
     Visitor(VisitorId),
     Agent(AgentCard),
@@ -229,7 +255,7 @@ pub struct Authorize {
     pub write: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Access {
     Granted,
     /// Not open on this node (closed, or unknown): the caller checks storage.
@@ -248,7 +274,7 @@ pub struct KickAgent {
 pub struct GetCounts;
 
 /// What the Dispatcher holds; every socket's trace must leave it on close.
-#[derive(Debug, Clone, Default, PartialEq, Eq, MessageResponse)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, MessageResponse, Serialize, Deserialize)]
 pub struct Counts {
     pub visitor_sockets: usize,
     pub visitors_online: usize,

@@ -3,6 +3,7 @@
 
 pub mod agent_session;
 pub mod assignment;
+pub mod cluster;
 pub mod desk;
 pub mod dispatcher;
 pub mod fanout;

@@ -12,7 +12,7 @@ pub fn rfc3339(t: NaiveDateTime) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct MessageView {
     pub id: i64,
     pub conversation_id: i64,
@@ -41,7 +41,7 @@ impl From<&Message> for MessageView {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AgentRef {
     pub id: i64,
     pub name: String,
@@ -54,7 +54,7 @@ pub enum AgentStatus {
     Away,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AgentPresence {
     pub id: i64,
     pub name: String,
@@ -62,7 +62,7 @@ pub struct AgentPresence {
     pub open_conversations: usize,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct VisitorView {
     pub id: i64,
     pub name: Option<String>,
@@ -77,7 +77,7 @@ pub struct VisitorView {
     pub last_seen_at: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ConversationView {
     pub id: i64,
     pub status: ConversationStatus,
@@ -156,7 +156,7 @@ pub enum VisitorIn {
 
 pub const VISITOR_TYPES: &[&str] = &["hello", "message", "typing", "read"];
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum VisitorOut {
     Welcome {
@@ -191,6 +191,8 @@ pub enum VisitorOut {
     Closed {
         conversation_id: i64,
     },
+    /// Said by a socket to its own client only, never sent between nodes.
+    #[serde(skip_deserializing)]
     Error(ErrorBody),
 }
 
@@ -240,7 +242,7 @@ pub const AGENT_TYPES: &[&str] = &[
     "message", "history", "claim", "transfer", "close", "status", "typing", "read",
 ];
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AgentSelf {
     pub id: i64,
     pub name: String,
@@ -248,7 +250,7 @@ pub struct AgentSelf {
     pub status: AgentStatus,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AgentOut {
     Welcome {
@@ -292,6 +294,8 @@ pub enum AgentOut {
     Status {
         status: AgentStatus,
     },
+    /// Said by a socket to its own client only, never sent between nodes.
+    #[serde(skip_deserializing)]
     Error(ErrorBody),
 }
 

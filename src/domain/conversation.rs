@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use super::{AgentId, ConversationId, VisitorId};
 
 /// A conversation as stored: whose, who has it, how far its messages go.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Conversation {
     pub id: ConversationId,
     pub visitor_id: VisitorId,
@@ -51,7 +51,7 @@ impl ConversationStatus {
 }
 
 /// Status plus owner; `agent` is `Some` exactly when the status is `Assigned`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Assignment {
     pub status: ConversationStatus,
     pub agent: Option<AgentId>,

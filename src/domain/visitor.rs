@@ -22,7 +22,7 @@ use super::VisitorId;
 
 /// A visitor as the product knows them: what they told about themselves and
 /// when they were here.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Visitor {
     pub id: VisitorId,
     pub name: Option<String>,

@@ -17,6 +17,8 @@ pub struct AppState {
     /// Bearer token /metrics asks for; `None`: metrics are public.
     pub metrics_token: Option<crate::config::Secret>,
     pub dispatcher: actix::Addr<crate::chat::Dispatcher>,
+    /// This node's cluster link (`LIVEDESK_REDIS_URL`), for `/healthz`.
+    pub cluster: Option<crate::chat::cluster::Bus>,
     /// This node's agent sockets, closed when their session ends or narrows.
     pub agent_sockets: std::sync::Arc<crate::chat::hub::AgentSockets>,
 }

@@ -151,7 +151,17 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
 }
 
 pub async fn spawn_on(db: TestDb, settings: Settings) -> TestApp {
-    let clock = Clock::default();
+    let storage = Storage::connect(&DatabaseUrl::parse(db.url()).unwrap(), 2).expect("test pool");
+    start_node(settings, Clock::default(), storage, Arc::new(db)).await
+}
+
+/// Builds and runs a node; the `TestApp` talks to it.
+async fn start_node(
+    settings: Settings,
+    clock: Clock,
+    storage: Storage,
+    db: Arc<TestDb>,
+) -> TestApp {
     let app = Application::build_with_clock(settings, clock.clone())
         .await
         .expect("application builds");
@@ -160,7 +170,6 @@ pub async fn spawn_on(db: TestDb, settings: Settings) -> TestApp {
     let dispatcher = app.dispatcher();
     let handle = app.handle();
     let running = tokio::spawn(app.run_until_stopped());
-    let storage = Storage::connect(&DatabaseUrl::parse(db.url()).unwrap(), 2).expect("test pool");
     let jar = Arc::new(Jar::default());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
@@ -169,7 +178,7 @@ pub async fn spawn_on(db: TestDb, settings: Settings) -> TestApp {
         jar,
         clock,
         storage,
-        db: Arc::new(db),
+        db,
         first_admin,
         dispatcher,
         node: Arc::new(std::sync::Mutex::new(Some((handle, running)))),
@@ -295,6 +304,17 @@ impl TestApp {
             dispatcher: self.dispatcher.clone(),
             node: self.node.clone(),
         }
+    }
+
+    /// Another node on this one's database (a cluster, or a second node).
+    pub async fn another_node(&self, settings: Settings) -> TestApp {
+        start_node(
+            settings,
+            self.clock.clone(),
+            self.storage.clone(),
+            self.db.clone(),
+        )
+        .await
     }
 
     /// Stops the node cleanly (it gives its lease on the database back) and

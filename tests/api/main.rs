@@ -7,6 +7,8 @@ mod admin;
 mod bootstrap;
 mod chat;
 mod cli;
+mod cluster;
+mod cluster_faults;
 mod dashboard;
 mod e2e;
 mod hardening;

@@ -15,9 +15,18 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
         .storage
         .run(|c| settings::get(c, "session_key").map(|_| ()));
     match tokio::time::timeout(std::time::Duration::from_secs(2), probe).await {
-        Ok(Ok(())) => HttpResponse::Ok()
-            .content_type("application/json")
-            .body(r#"{"status":"ok","database":"ok"}"#),
+        // The database answers: this node serves. In a cluster, Redis away
+        // is "degraded": messages are still stored and acknowledged here.
+        Ok(Ok(())) => {
+            let body = match &state.cluster {
+                None => r#"{"status":"ok","database":"ok"}"#,
+                Some(bus) if bus.connected() => r#"{"status":"ok","database":"ok","redis":"ok"}"#,
+                Some(_) => r#"{"status":"degraded","database":"ok","redis":"unreachable"}"#,
+            };
+            HttpResponse::Ok()
+                .content_type("application/json")
+                .body(body)
+        }
         outcome => {
             let why = match outcome {
                 Ok(Err(e)) => e.to_string(),

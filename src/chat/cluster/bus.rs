@@ -1,0 +1,239 @@
+//! The Redis link of a node, on a thread of its own: one connection that
+//! publishes (fed by a queue, so no actor ever waits on Redis) and one that
+//! listens on this node's channel (and, on the leader, the leader's). It
+//! also renews the leases: the leader's, and this node's own.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::{Message, Recipient};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use super::wire::{Request, ToNode};
+use super::ClusterConfig;
+
+/// What the node's channels bring, for the Dispatcher.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub enum Inbound {
+    Request(Request),
+    ToNode(ToNode),
+    /// These nodes' leases have run out: their sockets are gone.
+    NodesGone(Vec<String>),
+    /// The leader died and this node took the lead.
+    Promoted,
+    /// Another node leads now: it knows nothing of this node's sockets.
+    LeaderChanged,
+}
+
+enum Out {
+    Publish {
+        channel: String,
+        payload: String,
+    },
+    /// Which of these nodes no longer hold a lease? (answered as `NodesGone`)
+    CheckNodes(Vec<String>),
+}
+
+#[derive(Clone)]
+pub struct Bus {
+    out: mpsc::UnboundedSender<Out>,
+    cfg: Arc<ClusterConfig>,
+    inbound: Arc<Mutex<Option<Recipient<Inbound>>>>,
+    connected: Arc<AtomicBool>,
+}
+
+impl Bus {
+    /// Starts the link. `leader`: this node decides, so it listens for calls.
+    pub fn start(cfg: ClusterConfig, leader: bool) -> anyhow::Result<Self> {
+        let client = redis::Client::open(cfg.redis_url.as_str())?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let bus = Bus {
+            out: tx,
+            cfg: Arc::new(cfg),
+            inbound: Arc::default(),
+            connected: Arc::new(AtomicBool::new(false)),
+        };
+        let b = bus.clone();
+        std::thread::Builder::new()
+            .name("livedesk-cluster".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("cluster runtime");
+                rt.block_on(run(b, client, rx, leader));
+            })?;
+        Ok(bus)
+    }
+
+    pub fn config(&self) -> &ClusterConfig {
+        &self.cfg
+    }
+
+    /// Where what arrives goes (the Dispatcher, once it runs).
+    pub fn deliver_to(&self, r: Recipient<Inbound>) {
+        *self.inbound.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+    }
+
+    /// Is the link to Redis up (for `/healthz`)?
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    pub fn to_leader(&self, r: &Request) {
+        self.publish(self.cfg.leader_channel(), r);
+    }
+
+    pub fn to_node(&self, node: &str, m: &ToNode) {
+        self.publish(self.cfg.node_channel(node), m);
+    }
+
+    pub fn check_nodes(&self, nodes: Vec<String>) {
+        let _ = self.out.send(Out::CheckNodes(nodes));
+    }
+
+    fn publish(&self, channel: String, v: &impl serde::Serialize) {
+        match serde_json::to_string(v) {
+            Ok(payload) => {
+                let _ = self.out.send(Out::Publish { channel, payload });
+            }
+            Err(e) => tracing::error!(error = %e, "could not encode a cluster message"),
+        }
+    }
+
+    fn hand_in(&self, m: Inbound) {
+        if let Some(r) = self
+            .inbound
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            r.do_send(m);
+        }
+    }
+}
+
+fn spawn_listener(bus: &Bus, client: &redis::Client, leader: bool) -> tokio::task::JoinHandle<()> {
+    let (bus, client) = (bus.clone(), client.clone());
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = listen(&bus, &client, &bus.cfg, leader).await {
+                bus.connected.store(false, Ordering::Relaxed);
+                tracing::warn!(error = %e, "cluster link lost; reconnecting");
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    })
+}
+
+async fn run(
+    bus: Bus,
+    client: redis::Client,
+    mut rx: mpsc::UnboundedReceiver<Out>,
+    mut leader: bool,
+) {
+    let cfg = bus.cfg.clone();
+    let mut listener = spawn_listener(&bus, &client, leader);
+    let mut conn = loop {
+        match redis::aio::ConnectionManager::new(client.clone()).await {
+            Ok(c) => break c,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot reach Redis; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    };
+    let mut known_leader = super::lease::leader(&mut conn, &cfg).await.ok().flatten();
+    let mut renew = tokio::time::interval(cfg.ttl / 3);
+    loop {
+        tokio::select! {
+            m = rx.recv() => match m {
+                Some(Out::Publish { channel, payload }) => {
+                    let r: redis::RedisResult<i64> = redis::cmd("PUBLISH").arg(&channel).arg(&payload).query_async(&mut conn).await;
+                    if let Err(e) = r {
+                        tracing::warn!(error = %e, "could not publish to the cluster");
+                    }
+                }
+                Some(Out::CheckNodes(nodes)) => {
+                    let mut gone = Vec::new();
+                    for n in nodes {
+                        let alive: redis::RedisResult<bool> = redis::cmd("EXISTS").arg(cfg.node_key(&n)).query_async(&mut conn).await;
+                        if matches!(alive, Ok(false)) {
+                            gone.push(n);
+                        }
+                    }
+                    if !gone.is_empty() {
+                        bus.hand_in(Inbound::NodesGone(gone));
+                    }
+                }
+                None => break,
+            },
+            _ = renew.tick() => {
+                if let Err(e) = super::lease::renew(&mut conn, &cfg, leader).await {
+                    tracing::warn!(error = %e, "could not renew this node's cluster lease");
+                    continue;
+                }
+                if leader {
+                    continue;
+                }
+                // Not leading: is there still a leader, and the same one?
+                match super::lease::leader(&mut conn, &cfg).await {
+                    Ok(None) => {
+                        if matches!(super::lease::claim_leader(&mut conn, &cfg).await, Ok(true)) {
+                            tracing::warn!(node = %cfg.node_id, "the leader is gone; this node leads now");
+                            leader = true;
+                            known_leader = Some(cfg.node_id.clone());
+                            listener.abort();
+                            listener = spawn_listener(&bus, &client, true);
+                            bus.hand_in(Inbound::Promoted);
+                        }
+                    }
+                    Ok(Some(now)) => {
+                        if known_leader.as_deref().is_some_and(|k| k != now) {
+                            tracing::warn!(leader = %now, "another node leads now");
+                            bus.hand_in(Inbound::LeaderChanged);
+                        }
+                        known_leader = Some(now);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not read the cluster's leader"),
+                }
+            }
+        }
+    }
+    listener.abort();
+}
+
+/// Subscribes and hands in what arrives, until the connection drops.
+async fn listen(
+    bus: &Bus,
+    client: &redis::Client,
+    cfg: &ClusterConfig,
+    leader: bool,
+) -> redis::RedisResult<()> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(cfg.node_channel(&cfg.node_id)).await?;
+    if leader {
+        pubsub.subscribe(cfg.leader_channel()).await?;
+    }
+    bus.connected.store(true, Ordering::Relaxed);
+    let mut stream = pubsub.into_on_message();
+    while let Some(msg) = stream.next().await {
+        let payload: String = msg.get_payload()?;
+        let m = if msg.get_channel_name() == cfg.leader_channel() {
+            serde_json::from_str(&payload).map(Inbound::Request)
+        } else {
+            serde_json::from_str(&payload).map(Inbound::ToNode)
+        };
+        match m {
+            Ok(m) => bus.hand_in(m),
+            Err(e) => tracing::warn!(error = %e, "unreadable cluster message dropped"),
+        }
+    }
+    Err(redis::RedisError::from((
+        redis::ErrorKind::Io,
+        "subscription ended",
+    )))
+}

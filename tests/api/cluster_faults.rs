@@ -1,0 +1,144 @@
+//! A cluster under faults: nodes in processes of their own, killed with
+//! SIGKILL (no goodbye: their sockets just stop, their leases run out).
+
+use livedesk::config::Settings;
+use livedesk::domain::Role;
+
+use crate::cluster::{cluster_settings, redis_url, PW};
+use crate::helpers::*;
+
+/// A node in a process of its own, to be killed; its URL once it serves.
+fn node_process(settings: &Settings, db_url: &str) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_livedesk"))
+        .env_clear()
+        .env("LIVEDESK_DATABASE_URL", db_url)
+        .env("LIVEDESK_REDIS_URL", redis_url())
+        .env("LIVEDESK_CLUSTER", &settings.cluster)
+        .env("LIVEDESK_NODE_TTL_SECS", settings.node_ttl_secs.to_string())
+        .env(
+            "LIVEDESK_AGENT_GRACE_SECS",
+            settings.agent_grace_secs.to_string(),
+        )
+        .env("LIVEDESK_TEST_CAPTCHA", CAPTCHA)
+        .env("LIVEDESK_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("LIVEDESK_VISITOR_SOCKETS_PER_IP", "0")
+        .env("LIVEDESK_NEW_CONVERSATIONS_PER_IP", "0")
+        .env("LIVEDESK_BIND", "127.0.0.1:0")
+        .env("LIVEDESK_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node process");
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = lines
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.split_once("is running at ")
+                .map(|(_, u)| u.trim_end_matches('/').to_owned())
+        })
+        .expect("the node prints its URL");
+    (child, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_nodes_agent_loses_its_conversations_to_an_agent_on_another_node() {
+    let db = TestDb::create(Backend::Postgres);
+    let db_url = db.url().to_owned();
+    let mut settings = cluster_settings(&db);
+    settings.node_ttl_secs = 1;
+    settings.agent_grace_secs = 1;
+    let leader = spawn_on(db, settings.clone()).await;
+    leader.add_agent("lin", PW, Role::Agent).await;
+    leader.add_agent("wang", PW, Role::Agent).await;
+    let s = settings.clone();
+    let (mut child, url) = tokio::task::spawn_blocking(move || node_process(&s, &db_url))
+        .await
+        .unwrap();
+    let mut doomed = leader.new_browser();
+    doomed.port = url.rsplit(':').next().unwrap().parse().unwrap();
+    doomed.address = url;
+    let (_lb, _lin, _) = doomed.agent_online("lin", PW).await;
+    let mut v = Ws::visitor(&leader).await;
+    let w = v.begin("are you there?").await;
+    assert_eq!(w["agent"]["name"], "lin");
+    let (_wb, mut wang, _) = leader.agent_online("wang", PW).await;
+
+    child.kill().unwrap(); // SIGKILL: no goodbye, its sockets just stop
+    child.wait().unwrap();
+    // Within the node TTL (1 s) + the grace period (1 s) + 5 s.
+    let started = std::time::Instant::now();
+    assert_eq!(v.expect("assigned").await["agent"]["name"], "wang");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(7),
+        "{:?}",
+        started.elapsed()
+    );
+    let c = wang
+        .expect_where("conversation", |f| {
+            f["conversation"]["id"] == w["conversation_id"]
+        })
+        .await;
+    assert_eq!(c["conversation"]["agent"]["name"], "wang");
+    // The visitor misses nothing: its history is all there on the surviving node.
+    v.say("v2", "hello wang").await;
+    let m = wang
+        .expect_where("message", |f| f["message"]["client_id"] == "v2")
+        .await;
+    assert_eq!(m["message"]["body"], "hello wang");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_leader_is_killed_another_node_leads_and_nothing_is_lost() {
+    let db = TestDb::create(Backend::Postgres);
+    let db_url = db.url().to_owned();
+    let mut settings = cluster_settings(&db);
+    settings.node_ttl_secs = 1;
+    settings.agent_grace_secs = 10;
+    // The leader, in a process of its own, starts first; this node relays to it.
+    let (s, u) = (settings.clone(), db_url.clone());
+    let (mut leader, _) = tokio::task::spawn_blocking(move || node_process(&s, &u))
+        .await
+        .unwrap();
+    let node = spawn_on(db, settings.clone()).await;
+    node.add_agent("lin", PW, Role::Agent).await;
+    let (lb, mut lin, _) = node.agent_online("lin", PW).await;
+    let mut v = Ws::visitor(&node).await;
+    let w = v.begin("before the leader died").await;
+    assert_eq!(w["agent"]["name"], "lin", "{w}");
+    let token = w["token"].as_str().unwrap().to_owned();
+    let conv = w["conversation_id"].as_i64().unwrap();
+    lin.expect_where("message", |f| f["message"]["conversation_id"] == conv)
+        .await;
+
+    leader.kill().unwrap();
+    leader.wait().unwrap();
+    // Within the TTL the surviving node leads, and asks its sockets to
+    // reconnect to the Desk it now runs.
+    assert_eq!(lin.expect_close().await, 4001);
+    v.expect_close().await;
+    let mut lin = Ws::agent(&lb).await;
+    let welcome = lin.expect("welcome").await;
+    let mine = &welcome["conversations"];
+    assert!(
+        mine.as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == conv && c["agent"]["name"] == "lin"),
+        "lin keeps the conversation (back within the grace period): {welcome}"
+    );
+    let mut v = Ws::visitor(&node).await;
+    let w = v.hello(Some(&token), Some(1)).await;
+    assert_eq!(w["conversation_id"], conv);
+    assert_eq!(w["status"], "assigned");
+    assert_eq!(w["agent"]["name"], "lin");
+    // Messages flow both ways again.
+    v.say("after", "after the failover").await;
+    let m = lin
+        .expect_where("message", |f| f["message"]["client_id"] == "after")
+        .await;
+    assert_eq!(m["message"]["seq"], 2);
+    lin.agent_say(conv, "a-after", "still here").await;
+    assert_eq!(v.expect("message").await["message"]["body"], "still here");
+}
