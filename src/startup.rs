@@ -170,6 +170,7 @@ impl Application {
                     clock.clone(),
                     bus.config().node_id.clone(),
                     metrics.chat.clone(),
+                    bus.clone(),
                 ),
             ),
             NodeRole::Only(_) | NodeRole::Leader(..) => Dispatcher::new(
@@ -244,9 +245,14 @@ impl Application {
         let ttl = actix_web::cookie::time::Duration::minutes(settings.session_ttl_minutes.into());
 
         spawn_session_sweeper(storage, clock.clone());
-        let renewal = role
-            .lease()
-            .map(|l| spawn_lease_renewal(l.clone(), clock, settings.node_ttl_secs));
+        let renewal = role.lease().map(|l| {
+            spawn_lease_renewal(
+                l.clone(),
+                clock,
+                settings.node_ttl_secs,
+                role.bus().cloned(),
+            )
+        });
 
         let mut server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(store.clone(), key.clone())

@@ -26,6 +26,13 @@
           td.appendChild(dot);
         }
         td.appendChild(document.createTextNode(v));
+        if (i === 0 && a.nodes && a.nodes.length) {
+          // A cluster: which nodes hold the agent's sockets.
+          var n = document.createElement("small");
+          n.className = "nodes";
+          n.textContent = " · " + a.nodes.join(", ");
+          td.appendChild(n);
+        }
         tr.appendChild(td);
       });
       body.appendChild(tr);

@@ -20,7 +20,11 @@ use livedesk::storage::{messages, DatabaseUrl, Storage};
 
 #[derive(Debug, Clone)]
 pub struct DurableConfig {
+    /// Where the visitors connect.
     pub url: String,
+    /// Where the agents sign in and connect (another node of a cluster);
+    /// `None`: the same as `url`.
+    pub agent_url: Option<String>,
     pub visitors: usize,
     pub agents: usize,
     /// Messages per second each visitor sends (open loop: on schedule, whatever the answers).
@@ -83,6 +87,9 @@ impl Report {
             c.duration.as_secs(),
             c.spread.workers
         );
+        if let Some(a) = &c.agent_url {
+            s.push_str(&format!(" --agent-url {a}"));
+        }
         if c.database_url.is_some() {
             s.push_str(" --database-url <url>");
         }
@@ -164,7 +171,8 @@ pub async fn durable(cfg: DurableConfig) -> anyhow::Result<Report> {
     let got: Arc<Mutex<Deliveries>> = Arc::default();
     let sink = got.clone();
     // Agents first, so every conversation is assigned at once.
-    let agents = super::agents_online(&cfg.url, cfg.agents, &cfg.who, move |f, now| {
+    let agent_url = cfg.agent_url.as_deref().unwrap_or(&cfg.url);
+    let agents = super::agents_online(agent_url, cfg.agents, &cfg.who, move |f, now| {
         if f.kind != "message" {
             return;
         }

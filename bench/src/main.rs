@@ -84,6 +84,10 @@ enum Scenario {
     Durable {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         url: String,
+        /// The agents' node, when it is not `--url` (a cluster: visitors on
+        /// one node, agents on another).
+        #[arg(long)]
+        agent_url: Option<String>,
         #[arg(long, default_value_t = 100)]
         visitors: usize,
         /// Messages per second per visitor.
@@ -151,6 +155,7 @@ async fn run(scenario: Scenario) -> anyhow::Result<(String, bool)> {
     Ok(match scenario {
         Scenario::Durable {
             url,
+            agent_url,
             visitors,
             rate,
             duration,
@@ -161,6 +166,7 @@ async fn run(scenario: Scenario) -> anyhow::Result<(String, bool)> {
             let (agents, who) = agents.credentials();
             let r = durable(DurableConfig {
                 url,
+                agent_url,
                 visitors,
                 agents,
                 rate,

@@ -31,6 +31,7 @@ async fn smoke(backend: Backend, write_batch: usize, spread: Spread) -> livedesk
     .await;
     let report = durable(DurableConfig {
         url: app.address.clone(),
+        agent_url: None,
         visitors: 12,
         agents: 3,
         rate: 20.0,

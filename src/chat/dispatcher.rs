@@ -377,10 +377,26 @@ on!(
     Call::GetCounts,
     Counts::default()
 );
-on!(
-    GetPresence,
-    Vec<AgentPresence>,
-    |d, _m, _now| d.presence(),
-    Call::GetPresence,
-    Vec::new()
-);
+impl Handler<GetPresence> for Dispatcher {
+    type Result = ResponseFuture<Vec<AgentPresence>>;
+    fn handle(&mut self, _: GetPresence, _: &mut Self::Context) -> Self::Result {
+        if self.desk.is_none() {
+            return self.relayed(Call::GetPresence, Vec::new());
+        }
+        Box::pin(ready(self.presence_with_nodes()))
+    }
+}
+
+impl Dispatcher {
+    /// Presence, and in a cluster the nodes each agent's sockets are on.
+    pub(super) fn presence_with_nodes(&self) -> Vec<AgentPresence> {
+        let mut p = self.desk.as_ref().map(|d| d.presence()).unwrap_or_default();
+        if let Some(bus) = &self.bus {
+            let here = &bus.config().node_id;
+            for a in &mut p {
+                a.nodes = self.fanout.nodes_of(AgentId(a.id), here);
+            }
+        }
+        p
+    }
+}

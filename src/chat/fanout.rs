@@ -50,9 +50,10 @@ impl LocalFanOut {
         }
     }
 
-    /// A node that takes the lead sends other nodes' frames from now on.
-    pub fn use_bus(&mut self, bus: Bus) {
-        self.bus = Some(bus);
+    /// A node that takes the lead sends other nodes' frames from now on
+    /// (`None`: it stopped leading).
+    pub fn use_bus(&mut self, bus: Option<Bus>) {
+        self.bus = bus;
     }
 
     /// Closes every socket of this node (they reconnect); (agents, visitors) closed.
@@ -121,6 +122,23 @@ impl LocalFanOut {
         if let Some(v) = self.visitor_of.remove(&session) {
             forget(&mut self.visitors, v, session);
         }
+    }
+
+    /// The nodes holding an agent's sockets (`here`: this node's name).
+    pub fn nodes_of(&self, agent: AgentId, here: &str) -> Vec<String> {
+        let mut n: Vec<String> = self
+            .agents
+            .get(&agent)
+            .into_iter()
+            .flat_map(|m| m.values())
+            .map(|at| match at {
+                At::Here(_) => here.to_owned(),
+                At::Node(n) => n.to_string(),
+            })
+            .collect();
+        n.sort();
+        n.dedup();
+        n
     }
 
     /// Nodes that hold sockets here, by name.
@@ -194,7 +212,7 @@ impl LocalFanOut {
                     self.remove(s);
                 }
             }
-            ToNode::Reply { .. } => {}
+            ToNode::Reply { .. } | ToNode::Resync => {}
         }
     }
 

@@ -60,6 +60,10 @@ pub struct AgentPresence {
     pub name: String,
     pub status: AgentStatus,
     pub open_conversations: usize,
+    /// In a cluster, the admin console's view only: the nodes holding the
+    /// agent's sockets. Absent elsewhere.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

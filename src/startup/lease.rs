@@ -62,8 +62,10 @@ pub(super) fn promoter(
     clock: Clock,
     node_id: String,
     metrics: ChatMetrics,
+    bus: Bus,
 ) -> Promoter {
     std::sync::Arc::new(move || {
+        let bus = bus.clone();
         let every = Duration::from_millis(settings.node_ttl_secs.max(1) * 1000 / 3);
         let lease = loop {
             match claim_lease(&storage, &settings, &clock, node_id.clone()) {
@@ -79,6 +81,13 @@ pub(super) fn promoter(
             .name("livedesk-lease".into())
             .spawn(move || loop {
                 std::thread::sleep(renew_every);
+                if !bus.leading() {
+                    // Led no longer: the lease goes back to whoever leads now.
+                    if let Ok(mut c) = lease.storage.conn() {
+                        let _ = nodes::release(&mut c, &lease.node_id);
+                    }
+                    return;
+                }
                 let now = renew_clock.now_naive();
                 let renewed = lease
                     .storage
@@ -228,13 +237,25 @@ impl Drop for StopOnDrop {
 }
 
 /// Renews the lease every third of its time to live, until stopped.
-pub(super) fn spawn_lease_renewal(lease: NodeLease, clock: Clock, ttl_secs: u64) -> StopOnDrop {
+/// In a cluster (`leading`), only while this node leads: a node that stops
+/// leading gives the lease back, so the new leader need not wait for it.
+pub(super) fn spawn_lease_renewal(
+    lease: NodeLease,
+    clock: Clock,
+    ttl_secs: u64,
+    leading: Option<Bus>,
+) -> StopOnDrop {
     let task = tokio::spawn(async move {
         let every = std::time::Duration::from_millis(ttl_secs.max(1) * 1000 / 3);
         let mut tick = tokio::time::interval(every);
         tick.tick().await;
         loop {
             tick.tick().await;
+            if leading.as_ref().is_some_and(|b| !b.leading()) {
+                let node = lease.node_id.clone();
+                let _ = lease.storage.run(move |c| nodes::release(c, &node)).await;
+                return;
+            }
             let (node, now) = (lease.node_id.clone(), clock.now_naive());
             match lease.storage.run(move |c| nodes::renew(c, &node, now)).await {
                 Ok(true) => {}

@@ -85,6 +85,16 @@ async fn an_agent_with_tabs_on_two_nodes_is_one_agent() {
     let (_b, mut tab_b, _) = nodes[2].agent_online("lin", PW).await;
     let presence = nodes[0].dispatcher.send(GetPresence).await.unwrap();
     assert_eq!(presence.len(), 1, "{presence:?}");
+    assert_eq!(
+        presence[0].nodes.len(),
+        2,
+        "one socket on each of two nodes: {presence:?}"
+    );
+    // The admin console's live view, asked on a third node, says the same.
+    let admin = nodes[0].new_browser();
+    admin.login_admin().await;
+    let live: serde_json::Value = admin.get("/admin/presence").await.json().await.unwrap();
+    assert_eq!(live[0]["nodes"].as_array().unwrap().len(), 2, "{live}");
     let from_other_node = nodes[1].dispatcher.send(GetPresence).await.unwrap();
     assert_eq!(
         from_other_node, presence,

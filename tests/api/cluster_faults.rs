@@ -142,3 +142,140 @@ async fn when_the_leader_is_killed_another_node_leads_and_nothing_is_lost() {
     lin.agent_say(conv, "a-after", "still here").await;
     assert_eq!(v.expect("message").await["message"]["body"], "still here");
 }
+
+/// A Redis server of this test's own (the shared one stays up for the other
+/// tests), on a fixed port so it can be restarted where the nodes look for it.
+struct OwnRedis {
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut r = OwnRedis { port, child: None };
+        r.restart();
+        r
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts it (empty: it keeps nothing on disk) and waits until it answers.
+    fn restart(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (`apt-get install redis-server`; bash .ci/run installs it)");
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            std::thread::yield_now();
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn health(node: &TestApp) -> String {
+    node.get_text("/healthz").await.1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_redis_restart_every_socket_catches_up_exactly_and_messages_flow() {
+    let mut redis = OwnRedis::start();
+    let db = TestDb::create(Backend::Postgres);
+    let mut settings = cluster_settings(&db);
+    settings.redis_url = Some(livedesk::config::Secret::new(redis.url()));
+    settings.node_ttl_secs = 2;
+    let leader = spawn_on(db, settings.clone()).await;
+    let node = leader.another_node(settings).await;
+    leader.add_agent("lin", PW, Role::Agent).await;
+    let (lb, mut lin, _) = leader.agent_online("lin", PW).await;
+    let mut v = Ws::visitor(&node).await;
+    let w = v.begin("before").await;
+    assert_eq!(w["agent"]["name"], "lin", "{w}");
+    let token = w["token"].as_str().unwrap().to_owned();
+    let conv = w["conversation_id"].as_i64().unwrap();
+    lin.expect_where("message", |f| f["message"]["client_id"] == "first")
+        .await;
+
+    redis.kill();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !health(&node).await.contains(r#""redis":"unreachable""#) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never reported degraded"
+        );
+        tokio::task::yield_now().await;
+    }
+    // Still stored and acknowledged while Redis is away.
+    let during = v.say("during", "sent while Redis is away").await;
+    assert_eq!(during["seq"], 2);
+
+    redis.restart();
+    // Every socket reconnects and resumes: nothing lost, nothing twice.
+    assert_eq!(lin.expect_close().await, 4001);
+    v.expect_close().await;
+    let mut lin = Ws::agent(&lb).await;
+    let welcome = lin.expect("welcome").await;
+    let mine = welcome["conversations"].as_array().unwrap();
+    assert!(
+        mine.iter()
+            .any(|c| c["id"] == conv && c["agent"]["name"] == "lin"),
+        "the outage moved nothing: {welcome}"
+    );
+    lin.send(serde_json::json!({"type": "history", "conversation_id": conv, "after_seq": 1}))
+        .await;
+    let h = lin.expect("history").await;
+    let seqs: Vec<i64> = h["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, vec![2], "{h}");
+    let mut v = Ws::visitor(&node).await;
+    let w = v.hello(Some(&token), Some(2)).await;
+    assert_eq!(w["conversation_id"], conv);
+    assert_eq!(w["agent"]["name"], "lin");
+    assert_eq!(w["messages"].as_array().unwrap().len(), 0, "{w}");
+    // And new messages flow both ways again.
+    v.say("after", "after the restart").await;
+    let m = lin
+        .expect_where("message", |f| f["message"]["client_id"] == "after")
+        .await;
+    assert_eq!(m["message"]["seq"], 3);
+    lin.agent_say(conv, "a-after", "welcome back").await;
+    assert_eq!(v.expect("message").await["message"]["body"], "welcome back");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !health(&node).await.contains(r#""redis":"ok""#) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never healthy again"
+        );
+        tokio::task::yield_now().await;
+    }
+}

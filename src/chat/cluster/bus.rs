@@ -26,6 +26,11 @@ pub enum Inbound {
     Promoted,
     /// Another node leads now: it knows nothing of this node's sockets.
     LeaderChanged,
+    /// This node led, and another node holds the leader's lease now (Redis
+    /// came back empty and the other was first): it stops deciding.
+    Demoted,
+    /// The link was lost and is back: what was published meanwhile is gone.
+    Resync,
 }
 
 enum Out {
@@ -43,6 +48,7 @@ pub struct Bus {
     cfg: Arc<ClusterConfig>,
     inbound: Arc<Mutex<Option<Recipient<Inbound>>>>,
     connected: Arc<AtomicBool>,
+    leading: Arc<AtomicBool>,
 }
 
 impl Bus {
@@ -55,6 +61,7 @@ impl Bus {
             cfg: Arc::new(cfg),
             inbound: Arc::default(),
             connected: Arc::new(AtomicBool::new(false)),
+            leading: Arc::new(AtomicBool::new(leader)),
         };
         let b = bus.clone();
         std::thread::Builder::new()
@@ -76,6 +83,11 @@ impl Bus {
     /// Where what arrives goes (the Dispatcher, once it runs).
     pub fn deliver_to(&self, r: Recipient<Inbound>) {
         *self.inbound.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+    }
+
+    /// Does this node hold the leader's lease (as far as it last heard)?
+    pub fn leading(&self) -> bool {
+        self.leading.load(Ordering::Relaxed)
     }
 
     /// Is the link to Redis up (for `/healthz`)?
@@ -119,12 +131,14 @@ impl Bus {
 fn spawn_listener(bus: &Bus, client: &redis::Client, leader: bool) -> tokio::task::JoinHandle<()> {
     let (bus, client) = (bus.clone(), client.clone());
     tokio::spawn(async move {
+        let mut lost = false;
         loop {
-            if let Err(e) = listen(&bus, &client, &bus.cfg, leader).await {
+            if let Err(e) = listen(&bus, &client, &bus.cfg, leader, lost).await {
                 bus.connected.store(false, Ordering::Relaxed);
                 tracing::warn!(error = %e, "cluster link lost; reconnecting");
+                lost = true;
             }
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     })
 }
@@ -147,6 +161,10 @@ async fn run(
         }
     };
     let mut known_leader = super::lease::leader(&mut conn, &cfg).await.ok().flatten();
+    let mut missed: std::collections::HashMap<String, u32> = Default::default();
+    // Ticks in a row that found no leader: a live leader takes its lease back
+    // within one tick, so only a leader gone for a whole TTL is replaced.
+    let mut leaderless = 0u32;
     let mut renew = tokio::time::interval(cfg.ttl / 3);
     loop {
         tokio::select! {
@@ -158,11 +176,25 @@ async fn run(
                     }
                 }
                 Some(Out::CheckNodes(nodes)) => {
+                    // Gone after two checks in a row without a lease: a node
+                    // renews every third of its TTL, also into an emptied Redis.
                     let mut gone = Vec::new();
+                    missed.retain(|n, _| nodes.contains(n));
                     for n in nodes {
                         let alive: redis::RedisResult<bool> = redis::cmd("EXISTS").arg(cfg.node_key(&n)).query_async(&mut conn).await;
-                        if matches!(alive, Ok(false)) {
-                            gone.push(n);
+                        match alive {
+                            Ok(false) => {
+                                let m = missed.entry(n.clone()).or_default();
+                                *m += 1;
+                                if *m >= 2 {
+                                    missed.remove(&n);
+                                    gone.push(n);
+                                }
+                            }
+                            Ok(true) => {
+                                missed.remove(&n);
+                            }
+                            Err(_) => {}
                         }
                     }
                     if !gone.is_empty() {
@@ -172,9 +204,22 @@ async fn run(
                 None => break,
             },
             _ = renew.tick() => {
-                if let Err(e) = super::lease::renew(&mut conn, &cfg, leader).await {
-                    tracing::warn!(error = %e, "could not renew this node's cluster lease");
-                    continue;
+                match super::lease::renew(&mut conn, &cfg, leader).await {
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not renew this node's cluster lease");
+                        continue;
+                    }
+                    Ok(false) => {
+                        // Another node leads now: this one stops deciding.
+                        leader = false;
+                        bus.leading.store(false, Ordering::Relaxed);
+                        known_leader = None;
+                        listener.abort();
+                        listener = spawn_listener(&bus, &client, false);
+                        bus.hand_in(Inbound::Demoted);
+                        continue;
+                    }
+                    Ok(true) => {}
                 }
                 if leader {
                     continue;
@@ -182,9 +227,11 @@ async fn run(
                 // Not leading: is there still a leader, and the same one?
                 match super::lease::leader(&mut conn, &cfg).await {
                     Ok(None) => {
-                        if matches!(super::lease::claim_leader(&mut conn, &cfg).await, Ok(true)) {
+                        leaderless += 1;
+                        if leaderless >= 3 && matches!(super::lease::claim_leader(&mut conn, &cfg).await, Ok(true)) {
                             tracing::warn!(node = %cfg.node_id, "the leader is gone; this node leads now");
                             leader = true;
+                            bus.leading.store(true, Ordering::Relaxed);
                             known_leader = Some(cfg.node_id.clone());
                             listener.abort();
                             listener = spawn_listener(&bus, &client, true);
@@ -192,6 +239,7 @@ async fn run(
                         }
                     }
                     Ok(Some(now)) => {
+                        leaderless = 0;
                         if known_leader.as_deref().is_some_and(|k| k != now) {
                             tracing::warn!(leader = %now, "another node leads now");
                             bus.hand_in(Inbound::LeaderChanged);
@@ -212,6 +260,7 @@ async fn listen(
     client: &redis::Client,
     cfg: &ClusterConfig,
     leader: bool,
+    after_loss: bool,
 ) -> redis::RedisResult<()> {
     let mut pubsub = client.get_async_pubsub().await?;
     pubsub.subscribe(cfg.node_channel(&cfg.node_id)).await?;
@@ -219,6 +268,10 @@ async fn listen(
         pubsub.subscribe(cfg.leader_channel()).await?;
     }
     bus.connected.store(true, Ordering::Relaxed);
+    if after_loss {
+        // Whatever was published while the link was down never came.
+        bus.hand_in(Inbound::Resync);
+    }
     let mut stream = pubsub.into_on_message();
     while let Some(msg) = stream.next().await {
         let payload: String = msg.get_payload()?;

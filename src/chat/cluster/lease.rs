@@ -42,11 +42,12 @@ pub async fn leader(
 
 /// Renews this node's lease and, on the leader, the leader's. A leader whose
 /// key is gone (Redis restarted empty) takes it again if it is still free.
+/// False: this node led, and another holds the leader's lease now.
 pub async fn renew(
     conn: &mut impl ConnectionLike,
     cfg: &ClusterConfig,
     leader: bool,
-) -> redis::RedisResult<()> {
+) -> redis::RedisResult<bool> {
     let ttl = cfg.ttl.as_millis() as u64;
     redis::cmd("SET")
         .arg(cfg.node_key(&cfg.node_id))
@@ -63,10 +64,11 @@ pub async fn renew(
             .invoke_async(conn)
             .await?;
         if renewed == 0 && !claim_leader(conn, cfg).await? {
-            tracing::error!(node = %cfg.node_id, "another node holds the leader's lease; this node stalled past LIVEDESK_NODE_TTL_SECS");
+            tracing::error!(node = %cfg.node_id, "another node holds the leader's lease now; this node stops leading");
+            return Ok(false);
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Gives the leader's lease and this node's lease back (a clean stop).

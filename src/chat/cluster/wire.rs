@@ -105,4 +105,7 @@ pub enum ToNode {
         sessions: Vec<SessionId>,
         reason: CloseReason,
     },
+    /// The leader missed what nodes published for a while: every socket of
+    /// the node reconnects and resumes.
+    Resync,
 }

@@ -74,6 +74,7 @@ impl Desk {
                 name: a.card.name.clone(),
                 status: a.status,
                 open_conversations: self.load(a.card.id),
+                nodes: Vec::new(),
             })
             .collect();
         v.sort_by_key(|p| p.id);

@@ -129,6 +129,21 @@ impl Dispatcher {
         );
     }
 
+    /// Another node took the lead: this one stops deciding and relays.
+    fn demoted(&mut self, ctx: &mut Context<Self>) {
+        let Some(bus) = self.bus.take() else { return };
+        self.desk = None;
+        // Dropping the writer lets it finish what it was given.
+        self.assignments = None;
+        for (_, h) in self.timers.drain() {
+            ctx.cancel_future(h);
+        }
+        self.fanout.use_bus(None);
+        self.relay = Some(Relay::new(bus));
+        tracing::warn!("this node no longer leads the cluster");
+        self.resync();
+    }
+
     /// The leader died and this node took the lead: build the Desk from storage.
     fn promoted(&mut self, ctx: &mut Context<Self>) {
         let Some(make) = self.promoter.clone() else {
@@ -146,6 +161,13 @@ impl Dispatcher {
     fn serve(&mut self, req: Request, ctx: &mut Context<Self>) {
         let now = self.now();
         let node = req.node.clone();
+        if matches!(req.call, Call::GetPresence) {
+            let value = json(&self.presence_with_nodes());
+            if let Some(bus) = &self.bus {
+                bus.to_node(&node, &ToNode::Reply { id: req.id, value });
+            }
+            return;
+        }
         let Some(d) = self.desk.as_mut() else { return };
         let value: Value = match req.call {
             Call::VisitorJoin {
@@ -215,7 +237,7 @@ impl Dispatcher {
                 Value::Null
             }
             Call::GetCounts => json(&d.counts()),
-            Call::GetPresence => json(&d.presence()),
+            Call::GetPresence => Value::Null, // answered above
             Call::GetQueue => json(&d.queue()),
         };
         self.run_effects(ctx);
@@ -241,12 +263,27 @@ impl Handler<Inbound> for Dispatcher {
                     let _ = tx.send(value);
                 }
             }
+            Inbound::LeaderChanged | Inbound::ToNode(ToNode::Resync) => self.resync(),
             Inbound::ToNode(frames) => self.fanout.from_leader(frames),
             Inbound::Promoted => self.promoted(ctx),
-            Inbound::LeaderChanged => self.resync(),
+            Inbound::Resync => {
+                // On the leader the nodes' calls of that while are gone too:
+                // every node's sockets start over, not only this node's.
+                if let Some(bus) = &self.bus {
+                    for node in self.fanout.remote_nodes() {
+                        bus.to_node(&node, &ToNode::Resync);
+                    }
+                }
+                self.resync();
+            }
+            Inbound::Demoted => self.demoted(ctx),
             Inbound::NodesGone(nodes) => {
                 let now = self.now();
                 for node in nodes {
+                    // Should it be alive after all, its sockets start over.
+                    if let Some(bus) = &self.bus {
+                        bus.to_node(&node, &ToNode::Resync);
+                    }
                     let (agents, visitors) = self.fanout.sessions_on(&node);
                     tracing::warn!(%node, agents = agents.len(), visitors = visitors.len(), "node gone; its sockets leave");
                     let Some(d) = self.desk.as_mut() else { return };
@@ -282,7 +319,7 @@ impl Handler<Promotion> for Dispatcher {
         let mut a = p.assignments;
         a.report_to(ctx.address().recipient());
         self.assignments = Some(a);
-        self.fanout.use_bus(relay.bus.clone());
+        self.fanout.use_bus(Some(relay.bus.clone()));
         self.bus = Some(relay.bus);
         self.start_leading(ctx);
         tracing::warn!("this node leads the cluster now");
