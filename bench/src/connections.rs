@@ -14,8 +14,13 @@ use super::{histogram, mono_ns, quantiles, visitor_hello};
 pub struct ConnectionsConfig {
     pub url: String,
     pub visitors: usize,
-    /// The server's process id, to read its resident memory.
-    pub server_pid: Option<u32>,
+    /// The servers' process ids (every node of a cluster), to read their
+    /// resident memory.
+    pub server_pids: Vec<u32>,
+    /// A cluster's Redis, to read its memory before and after.
+    pub redis_url: Option<String>,
+    /// How long every socket is held open once all are connected.
+    pub hold: Duration,
     /// Sockets opening at once (over all workers).
     pub parallel: usize,
     pub spread: Spread,
@@ -24,9 +29,13 @@ pub struct ConnectionsConfig {
 pub struct ConnectionsReport {
     pub config: ConnectionsConfig,
     pub connected: usize,
+    /// Sockets the server closed while they were held.
+    pub dropped: usize,
     pub elapsed: Duration,
     pub rss_before_kib: Option<u64>,
     pub rss_after_kib: Option<u64>,
+    pub redis_before: Option<u64>,
+    pub redis_after: Option<u64>,
     pub welcome: Histogram<u64>,
 }
 
@@ -38,6 +47,20 @@ impl ConnectionsReport {
             }
             _ => None,
         }
+    }
+
+    pub fn redis_bytes_per_connection(&self) -> Option<f64> {
+        match (self.redis_before, self.redis_after) {
+            (Some(b), Some(a)) if self.connected > 0 => {
+                Some(a.saturating_sub(b) as f64 / self.connected as f64)
+            }
+            _ => None,
+        }
+    }
+
+    /// Every visitor connected, and none was dropped while held.
+    pub fn correct(&self) -> bool {
+        self.connected == self.config.visitors && self.dropped == 0
     }
 
     pub fn render(&self) -> String {
@@ -65,9 +88,27 @@ impl ConnectionsReport {
             }
             _ => out += "  server memory not read (no --server-pid)\n",
         }
+        if let (Some(b), Some(a), Some(per)) = (
+            self.redis_before,
+            self.redis_after,
+            self.redis_bytes_per_connection(),
+        ) {
+            out += &format!("  Redis used_memory {b} B -> {a} B: {per:.1} B per connection\n");
+        }
         out += &format!(
-            "  reproduce: livedesk-bench connections --url {} --visitors {} --parallel {} --workers {} --server-pid <pid>\n",
-            c.url, c.visitors, c.parallel, c.spread.workers
+            "  held {} s: {} of {} sockets dropped\n",
+            c.hold.as_secs(),
+            self.dropped,
+            self.connected
+        );
+        out += &format!(
+            "  reproduce: livedesk-bench connections --url {} --visitors {} --parallel {} --workers {} --hold {} --server-pid <pid>[,<pid>…]{}\n",
+            c.url,
+            c.visitors,
+            c.parallel,
+            c.spread.workers,
+            c.hold.as_secs(),
+            if c.redis_url.is_some() { " --redis-url <url>" } else { "" }
         );
         out
     }
@@ -82,32 +123,66 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The summed resident memory of these processes, if every one was read.
+fn total_rss_kib(pids: &[u32]) -> Option<u64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|p| rss_kib(*p)).sum()
+}
+
+/// Redis's `used_memory` (bytes), if a URL is given.
+async fn redis_memory(url: &Option<String>) -> anyhow::Result<Option<u64>> {
+    let Some(url) = url.clone() else {
+        return Ok(None);
+    };
+    tokio::task::spawn_blocking(move || redis_used_memory(&url).map(Some)).await?
+}
+
+/// Redis's `used_memory` (bytes), from `INFO memory`.
+pub fn redis_used_memory(url: &str) -> anyhow::Result<u64> {
+    let mut conn = redis::Client::open(url)?.get_connection()?;
+    let info: String = redis::cmd("INFO").arg("memory").query(&mut conn)?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no used_memory in Redis's INFO"))
+}
+
 pub async fn connections(cfg: ConnectionsConfig) -> anyhow::Result<ConnectionsReport> {
-    let rss_before_kib = cfg.server_pid.and_then(rss_kib);
+    let rss_before_kib = total_rss_kib(&cfg.server_pids);
+    let redis_before = redis_memory(&cfg.redis_url).await?;
     let (v, p) = (cfg.visitors, cfg.parallel.max(1));
+    let hold_ms = cfg.hold.as_millis() as u64;
     let mut links = worker::start(
         &cfg.spread,
         &cfg.url,
         |i, of| Task::Connections {
             count: (i + 1) * v / of - i * v / of,
             parallel: (p / of).max(1),
+            hold_ms,
         },
         |job, ctl| Box::pin(worker(job, ctl)),
     )
     .await?;
     let (start_ns, outcomes) = worker::run_all(&mut links, Duration::from_millis(50)).await?;
-    // Idle for a moment (heartbeats included) before reading memory.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_after_kib = cfg.server_pid.and_then(rss_kib);
+    // The workers held their sockets (heartbeats included) before reporting;
+    // memory is read while they still hold them.
+    let rss_after_kib = total_rss_kib(&cfg.server_pids);
+    let redis_after = redis_memory(&cfg.redis_url).await?;
     worker::stop(&links);
     let finished = outcomes.iter().map(|o| o.finished_ns).max().unwrap_or(0);
     let connected = outcomes.iter().map(|o| o.connected).sum();
+    let dropped = outcomes.iter().map(|o| o.dropped).sum();
     let samples: Vec<u64> = outcomes.into_iter().flat_map(|o| o.welcome_ns).collect();
     Ok(ConnectionsReport {
         connected,
+        dropped,
         elapsed: Duration::from_nanos(finished.saturating_sub(start_ns)),
         rss_before_kib,
         rss_after_kib,
+        redis_before,
+        redis_after,
         welcome: histogram(&samples)?,
         config: cfg,
     })
@@ -115,7 +190,12 @@ pub async fn connections(cfg: ConnectionsConfig) -> anyhow::Result<ConnectionsRe
 
 /// This scenario's half in a worker.
 pub(crate) async fn worker(job: &Job, ctl: &mut Control) -> anyhow::Result<()> {
-    let Task::Connections { count, parallel } = job.task else {
+    let Task::Connections {
+        count,
+        parallel,
+        hold_ms,
+    } = job.task
+    else {
         unreachable!("a connections job")
     };
     ctl.ready();
@@ -136,8 +216,14 @@ pub(crate) async fn worker(job: &Job, ctl: &mut Control) -> anyhow::Result<()> {
         held.push(super::keep_reading(ws));
     }
     drop(opened);
+    let finished_ns = mono_ns();
+    // Held idle (answering heartbeats); a reader that ended was closed.
+    tokio::time::sleep(Duration::from_millis(hold_ms)).await;
+    let dropped = held.iter().filter(|h| h.is_finished()).count();
     let outcome = Outcome {
         connected: welcome_ns.len(),
+        dropped,
+        finished_ns,
         welcome_ns,
         ..Outcome::default()
     };

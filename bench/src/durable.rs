@@ -30,6 +30,11 @@ pub struct DurableConfig {
     /// Messages per second each visitor sends (open loop: on schedule, whatever the answers).
     pub rate: f64,
     pub duration: Duration,
+    /// Before the measured period, each visitor sends one message (opening
+    /// its conversation), spread evenly over this long: checked like every
+    /// other message, but neither timed nor counted in the throughput. Zero:
+    /// the first measured message of each visitor opens its conversation.
+    pub warmup: Duration,
     pub who: Credentials,
     /// When given, the stored transcripts are checked against what was acknowledged.
     pub database_url: Option<String>,
@@ -39,6 +44,8 @@ pub struct DurableConfig {
 
 pub struct Report {
     pub config: DurableConfig,
+    /// Of `sent`, the warm-up messages.
+    pub warm: u64,
     pub sent: u64,
     pub acked: u64,
     pub errors: u64,
@@ -73,7 +80,7 @@ impl Report {
     }
 
     pub fn throughput(&self) -> f64 {
-        self.acked as f64 / self.elapsed.as_secs_f64().max(1e-9)
+        self.acked.saturating_sub(self.warm) as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
     pub fn command(&self) -> String {
@@ -87,6 +94,9 @@ impl Report {
             c.duration.as_secs(),
             c.spread.workers
         );
+        if !c.warmup.is_zero() {
+            s.push_str(&format!(" --warmup {}", c.warmup.as_secs()));
+        }
         if let Some(a) = &c.agent_url {
             s.push_str(&format!(" --agent-url {a}"));
         }
@@ -107,6 +117,13 @@ impl Report {
             c.rate * c.visitors as f64,
             c.spread.describe()
         );
+        if self.warm > 0 {
+            out += &format!(
+                "  warm-up: {} conversations opened over {} s before the measured period (checked, not timed)\n",
+                self.warm,
+                c.warmup.as_secs()
+            );
+        }
         out += &format!(
             "  sent {}  acked {}  delivered {}  errors {}  -> {:.0} msg/s acknowledged\n",
             self.sent,
@@ -207,6 +224,7 @@ pub async fn durable(cfg: DurableConfig) -> anyhow::Result<Report> {
             rate: cfg.rate,
             duration_ms: cfg.duration.as_millis() as u64,
             drain_ms: cfg.drain_timeout.as_millis() as u64,
+            warmup_ms: cfg.warmup.as_millis() as u64,
             database_url: cfg.database_url.clone(),
         },
         |job, ctl| Box::pin(worker(job, ctl)),
@@ -218,6 +236,7 @@ pub async fn durable(cfg: DurableConfig) -> anyhow::Result<Report> {
     let mut acked_per_conversation = Vec::new();
     for o in outcomes {
         total_out.sent += o.sent;
+        total_out.warm += o.warm;
         total_out.acked += o.acked;
         total_out.errors += o.errors;
         total_out.ack_ns.extend(o.ack_ns);
@@ -254,6 +273,7 @@ pub async fn durable(cfg: DurableConfig) -> anyhow::Result<Report> {
         delivery: histogram(&d.delivery_ns)?,
         delivery_p99_per_second: p99_per_second(start_ns, &d.delivery_at)?,
         sent: total_out.sent,
+        warm: total_out.warm,
         acked: total_out.acked,
         errors: total_out.errors,
         delivered: d.delivered,
@@ -292,6 +312,7 @@ fn p99_per_second(start_ns: u64, samples: &[(u64, u64)]) -> anyhow::Result<Vec<f
 #[derive(Default)]
 struct Tally {
     sent: u64,
+    warm: u64,
     acked: u64,
     errors: u64,
     ack_ns: Vec<u64>,
@@ -309,6 +330,7 @@ pub(crate) async fn worker(job: &Job, ctl: &mut Control) -> anyhow::Result<()> {
         rate,
         duration_ms,
         drain_ms,
+        warmup_ms,
         ref database_url,
     } = job.task
     else {
@@ -368,6 +390,29 @@ pub(crate) async fn worker(job: &Job, ctl: &mut Control) -> anyhow::Result<()> {
         sinks.push(tx);
     }
     drop(opened);
+    if warmup_ms > 0 {
+        // Each visitor's first message, evenly spread; all answered before
+        // the measured period. No send time in the body: not timed.
+        let t0 = mono_ns();
+        for (j, tx) in sinks.iter_mut().enumerate() {
+            let at = t0 + warmup_ms * 1_000_000 * j as u64 / count.max(1) as u64;
+            tokio::time::sleep_until(super::instant_at(at)).await;
+            let text = format!(
+                r#"{{"type":"message","client_id":"w{}","body":"warm-up"}}"#,
+                first + j
+            );
+            let sent = tx.send(WsMessage::text(text)).await;
+            let mut t = tally.borrow_mut();
+            match sent {
+                Ok(()) => {
+                    t.sent += 1;
+                    t.warm += 1;
+                }
+                Err(_) => t.errors += 1,
+            }
+        }
+        settle(&tally, &progress, drain_ms).await;
+    }
     ctl.ready();
     let start_ns = ctl.go().await?;
 
@@ -406,23 +451,7 @@ pub(crate) async fn worker(job: &Job, ctl: &mut Control) -> anyhow::Result<()> {
     for w in writers {
         sinks.push(w.await?);
     }
-    // Every acknowledgement (or error), or the drain timeout.
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(drain_ms);
-    loop {
-        let settled = {
-            let t = tally.borrow();
-            t.acked + t.errors >= t.sent
-        };
-        if settled {
-            break;
-        }
-        if tokio::time::timeout_at(deadline, progress.notified())
-            .await
-            .is_err()
-        {
-            break;
-        }
-    }
+    settle(&tally, &progress, drain_ms).await;
     for r in readers {
         r.abort();
     }
@@ -438,6 +467,7 @@ pub(crate) async fn worker(job: &Job, ctl: &mut Control) -> anyhow::Result<()> {
     }
     let outcome = Outcome {
         sent: t.sent,
+        warm: t.warm,
         acked: t.acked,
         errors: t.errors,
         acked_per_conversation: t
@@ -460,6 +490,26 @@ pub(crate) async fn worker(job: &Job, ctl: &mut Control) -> anyhow::Result<()> {
         let _ = s.close().await;
     }
     Ok(())
+}
+
+/// Waits for every acknowledgement (or error), or the drain timeout.
+async fn settle(tally: &Rc<RefCell<Tally>>, progress: &tokio::sync::Notify, drain_ms: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(drain_ms);
+    loop {
+        let settled = {
+            let t = tally.borrow();
+            t.acked + t.errors >= t.sent
+        };
+        if settled {
+            break;
+        }
+        if tokio::time::timeout_at(deadline, progress.notified())
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
 }
 
 /// Every conversation must hold exactly its acknowledged messages, numbered 1..n.

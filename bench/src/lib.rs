@@ -150,6 +150,20 @@ pub(crate) fn ws_url(base: &str, path: &str) -> String {
     format!("{}{}", base.replacen("http", "ws", 1), path)
 }
 
+/// The nodes a `--url` names: one, or several comma-separated (a cluster).
+pub(crate) fn nodes(urls: &str) -> Vec<&str> {
+    let v: Vec<&str> = urls
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect();
+    if v.is_empty() {
+        vec![urls]
+    } else {
+        v
+    }
+}
+
 /// The server's socket address, and whether it is on loopback (where each
 /// worker can take a source address of its own).
 pub(crate) async fn server_addr(base: &str) -> anyhow::Result<SocketAddr> {
@@ -373,11 +387,17 @@ pub(crate) async fn agents_online<F>(
 where
     F: Fn(&Frame<'_>, u64) + Send + Sync + 'static,
 {
-    ensure_agents(base, agents, who).await?;
-    let server = server_addr(base).await?;
+    // Several nodes: agent `i` signs in on the `i`-th (round robin).
+    let bases = nodes(base);
+    ensure_agents(bases[0], agents, who).await?;
+    let mut servers = Vec::new();
+    for b in &bases {
+        servers.push(server_addr(b).await?);
+    }
     let on_frame = Arc::new(on_frame);
     let mut tasks = Vec::new();
     for i in 0..agents {
+        let (base, server) = (bases[i % bases.len()], servers[i % bases.len()]);
         let (_client, session) = sign_in(
             base,
             &format!("bench-{i}"),

@@ -96,6 +96,10 @@ enum Scenario {
         /// Seconds of sending.
         #[arg(long, default_value_t = 10)]
         duration: u64,
+        /// Seconds over which each visitor first sends one message (opening
+        /// its conversation) before the measured period; 0: none.
+        #[arg(long, default_value_t = 0)]
+        warmup: u64,
         #[command(flatten)]
         agents: Agents,
         #[command(flatten)]
@@ -112,9 +116,17 @@ enum Scenario {
         visitors: usize,
         #[arg(long, default_value_t = 64)]
         parallel: usize,
-        /// The server's pid, to read its resident memory from /proc.
+        /// The server's pid, to read its resident memory from /proc (a
+        /// cluster: every node's, comma-separated; their memory is summed).
+        #[arg(long, value_delimiter = ',')]
+        server_pid: Vec<u32>,
+        /// A cluster's Redis, to read its `used_memory` before and after.
         #[arg(long)]
-        server_pid: Option<u32>,
+        redis_url: Option<String>,
+        /// Seconds every socket is held open once all are connected (the
+        /// run fails if the server closes any meanwhile).
+        #[arg(long, default_value_t = 2)]
+        hold: u64,
         #[command(flatten)]
         workers: Workers,
     },
@@ -159,6 +171,7 @@ async fn run(scenario: Scenario) -> anyhow::Result<(String, bool)> {
             visitors,
             rate,
             duration,
+            warmup,
             agents,
             workers,
             database_url,
@@ -171,6 +184,7 @@ async fn run(scenario: Scenario) -> anyhow::Result<(String, bool)> {
                 agents,
                 rate,
                 duration: Duration::from_secs(duration),
+                warmup: Duration::from_secs(warmup),
                 who,
                 database_url,
                 drain_timeout: Duration::from_secs(30),
@@ -184,17 +198,21 @@ async fn run(scenario: Scenario) -> anyhow::Result<(String, bool)> {
             visitors,
             parallel,
             server_pid,
+            redis_url,
+            hold,
             workers,
         } => {
             let r = connections(ConnectionsConfig {
                 url,
                 visitors,
-                server_pid,
+                server_pids: server_pid,
+                redis_url,
+                hold: Duration::from_secs(hold),
                 parallel,
                 spread: workers.spread()?,
             })
             .await?;
-            (r.render(), r.connected == r.config.visitors)
+            (r.render(), r.correct())
         }
         Scenario::Churn {
             url,

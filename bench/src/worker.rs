@@ -71,10 +71,16 @@ pub(crate) enum Task {
         rate: f64,
         duration_ms: u64,
         drain_ms: u64,
+        warmup_ms: u64,
         database_url: Option<String>,
     },
-    /// `count` visitors connect, `parallel` at a time, then stay idle.
-    Connections { count: usize, parallel: usize },
+    /// `count` visitors connect, `parallel` at a time, then stay idle for
+    /// `hold_ms` (counting the sockets the server closed meanwhile).
+    Connections {
+        count: usize,
+        parallel: usize,
+        hold_ms: u64,
+    },
     /// Arrivals `index, index + of, …` of a schedule of `rate`/s over the duration.
     Churn { rate: f64, duration_ms: u64 },
 }
@@ -96,6 +102,8 @@ pub(crate) enum FromWorker {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Outcome {
     pub sent: u64,
+    /// Of `sent`, warm-up messages (not timed).
+    pub warm: u64,
     pub acked: u64,
     pub errors: u64,
     /// send→ack, ns.
@@ -110,6 +118,8 @@ pub(crate) struct Outcome {
     /// (conversation, when its visitor started connecting)
     pub arrivals: Vec<(i64, u64)>,
     pub connected: usize,
+    /// Sockets that closed while they were meant to be held.
+    pub dropped: usize,
     pub finished_ns: u64,
     /// The source addresses this worker's sockets had.
     pub sources: Vec<IpAddr>,
@@ -143,16 +153,23 @@ pub type Entry =
 
 /// Starts `spread.workers` workers, job `i` from `task(i, of)`, each running
 /// `entry` (in a thread), or the same scenario's entry in a child process.
+/// `urls` may name several nodes of a cluster, comma-separated: worker `i`
+/// connects to the `i`-th (round robin).
 pub(crate) async fn start(
     spread: &Spread,
-    url: &str,
+    urls: &str,
     task: impl Fn(usize, usize) -> Task,
     entry: Entry,
 ) -> anyhow::Result<Vec<Link>> {
-    let server = super::server_addr(url).await?;
+    let urls = super::nodes(urls);
+    let mut servers = Vec::new();
+    for url in &urls {
+        servers.push(super::server_addr(url).await?);
+    }
     let of = spread.workers.max(1);
     let mut links = Vec::new();
     for index in 0..of {
+        let (url, server) = (urls[index % urls.len()], servers[index % urls.len()]);
         let source = (spread.source_addresses && server.ip().is_loopback())
             .then(|| IpAddr::V4(Ipv4Addr::new(127, 0, 0, (2 + index).min(254) as u8)));
         let job = Job {

@@ -36,6 +36,7 @@ async fn smoke(backend: Backend, write_batch: usize, spread: Spread) -> livedesk
         agents: 3,
         rate: 20.0,
         duration: Duration::from_secs(2),
+        warmup: Duration::ZERO,
         who: who(),
         database_url: Some(app.db.url().to_owned()),
         drain_timeout: Duration::from_secs(30),
@@ -85,7 +86,9 @@ async fn idle_connections_and_churn_scenarios_run(backend: Backend) {
     let r = connections(ConnectionsConfig {
         url: app.address.clone(),
         visitors: 30,
-        server_pid: Some(std::process::id()),
+        server_pids: vec![std::process::id()],
+        redis_url: None,
+        hold: Duration::from_millis(300),
         parallel: 6,
         spread: Spread::threads(2),
     })
@@ -93,6 +96,7 @@ async fn idle_connections_and_churn_scenarios_run(backend: Backend) {
     .expect("connections scenario runs");
     println!("{}", r.render());
     assert_eq!(r.connected, 30);
+    assert!(r.correct(), "{}", r.render());
     assert!(r.per_connection_kib().is_some());
     // Its sockets are closed again: the Dispatcher lets go of every one.
     app.wait_counts(|c| c.visitor_sockets == 0).await;
@@ -113,6 +117,62 @@ async fn idle_connections_and_churn_scenarios_run(backend: Backend) {
 }
 
 both_backends!(idle_connections_and_churn_scenarios_run);
+
+/// Two nodes of a cluster (the real Redis, one PostgreSQL database): the
+/// visitors and the agents spread over both by the comma-separated `--url`
+/// and `--agent-url`, every message acknowledged, delivered once and in
+/// order, and stored; then idle sockets over both, with Redis's memory read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_load_generator_drives_a_cluster_of_two_nodes() {
+    use livedesk_bench::{connections, ConnectionsConfig};
+    let db = TestDb::create(Backend::Postgres);
+    let mut settings = cluster_settings(&db);
+    settings.ws_rate = 1000;
+    settings.ws_burst = 1000;
+    let a = spawn_on(db, settings.clone()).await;
+    let b = a.another_node(settings).await;
+    let both = format!("{},{}", a.address, b.address);
+    let report = durable(DurableConfig {
+        url: both.clone(),
+        agent_url: Some(format!("{},{}", b.address, a.address)),
+        visitors: 12,
+        agents: 3,
+        rate: 20.0,
+        duration: Duration::from_secs(2),
+        warmup: Duration::from_secs(1),
+        who: who(),
+        database_url: Some(a.db.url().to_owned()),
+        drain_timeout: Duration::from_secs(30),
+        spread: Spread::threads(2),
+    })
+    .await
+    .expect("the benchmark runs against two nodes");
+    println!("{}", report.render());
+    assert_eq!(report.warm, 12, "one warm-up message per visitor");
+    assert!(report.sent >= 12 * 20, "{}", report.render());
+    assert!(
+        report.checked_storage && report.correct(),
+        "{}",
+        report.render()
+    );
+
+    let r = connections(ConnectionsConfig {
+        url: both,
+        visitors: 20,
+        server_pids: vec![std::process::id()],
+        redis_url: Some(redis_url()),
+        hold: Duration::from_millis(300),
+        parallel: 4,
+        spread: Spread::threads(2),
+    })
+    .await
+    .expect("connections scenario runs against two nodes");
+    println!("{}", r.render());
+    assert!(r.correct(), "{}", r.render());
+    assert!(r.redis_bytes_per_connection().is_some(), "{}", r.render());
+    // The leader counts the cluster's sockets: every one is let go.
+    a.wait_counts(|c| c.visitor_sockets == 0).await;
+}
 
 /// The database-floor scenario stores batches as the server's writer does and
 /// checks what it stored, on both write paths (no server involved).

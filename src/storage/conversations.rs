@@ -97,7 +97,8 @@ pub fn open_or_create(
         super::take_write_lock(c)?;
         match open_for_visitor(c, visitor)? {
             Some(open) => Ok(open),
-            None => create(c, visitor, now),
+            // Already in a transaction: no savepoint round trips.
+            None => insert_new(c, visitor, now),
         }
     })
 }

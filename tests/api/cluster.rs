@@ -3,25 +3,12 @@
 //! cluster of its own name. Under CI=true a missing Redis fails loudly.
 
 use livedesk::chat::messages::GetPresence;
-use livedesk::config::Settings;
 use livedesk::domain::Role;
 use serde_json::json;
 
 use crate::helpers::*;
 
 pub(crate) const PW: &str = "agent-password";
-
-pub(crate) fn redis_url() -> String {
-    std::env::var("LIVEDESK_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-/// Settings for a node of a new cluster (a name no other test uses).
-pub(crate) fn cluster_settings(db: &TestDb) -> Settings {
-    let mut s = test_settings(db.url());
-    s.redis_url = Some(livedesk::config::Secret::new(redis_url()));
-    s.cluster = format!("test-{}", hex::encode(rand::random::<[u8; 6]>()));
-    s
-}
 
 /// `n` nodes of one cluster: the first leads.
 async fn cluster(n: usize) -> Vec<TestApp> {

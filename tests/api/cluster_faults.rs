@@ -4,7 +4,7 @@
 use livedesk::config::Settings;
 use livedesk::domain::Role;
 
-use crate::cluster::{cluster_settings, redis_url, PW};
+use crate::cluster::PW;
 use crate::helpers::*;
 
 /// A node in a process of its own, to be killed; its URL once it serves.

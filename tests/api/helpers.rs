@@ -143,6 +143,18 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
 }
 
+pub fn redis_url() -> String {
+    std::env::var("LIVEDESK_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Settings for a node of a new cluster (a name no other test uses).
+pub fn cluster_settings(db: &TestDb) -> Settings {
+    let mut s = test_settings(db.url());
+    s.redis_url = Some(Secret::new(redis_url()));
+    s.cluster = format!("test-{}", hex::encode(rand::random::<[u8; 6]>()));
+    s
+}
+
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let db = TestDb::create(backend);
     let mut settings = test_settings(db.url());

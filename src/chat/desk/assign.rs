@@ -58,6 +58,7 @@ impl Desk {
         let before = self.transition(id, Transition::AssignTo(to), now)?;
         let c = self.convs.get_mut(&id).ok_or(ChatError::NotFound)?;
         let waited = c.queued_since.take().map(|q| since(q, now));
+        let listed = std::mem::take(&mut c.listed);
         let visitor = c.visitor.id;
         let gone = AgentOut::Unassigned {
             conversation_id: id.0,
@@ -72,7 +73,9 @@ impl Desk {
                     self.emit(Effect::Metric(Metric::Assigned { waited }));
                 }
                 // It left the queue: the other agents drop it from their lists.
-                self.tell_agents(gone, Some(to));
+                if listed {
+                    self.tell_agents(gone, Some(to));
+                }
             }
         }
         self.announce(id);

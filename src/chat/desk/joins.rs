@@ -110,6 +110,12 @@ impl Desk {
             .iter()
             .filter_map(|(_, c)| self.view(*c))
             .collect();
+        // This dashboard lists the queue now.
+        for (_, id) in &self.queue {
+            if let Some(c) = self.convs.get_mut(id) {
+                c.listed = true;
+            }
+        }
         self.drain_queue(now);
         self.broadcast_presence();
         AgentSnapshot {

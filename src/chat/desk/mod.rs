@@ -114,6 +114,10 @@ pub(crate) struct Conv {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     queued_since: Option<NaiveDateTime>,
+    /// Agents' dashboards list it in the queue (it was announced to them, or
+    /// in a welcome's queue): only then must they hear that it left. A new
+    /// conversation taken at once was never shown to anyone else.
+    listed: bool,
     unread: u32,
     last_message: Option<String>,
     /// Changes written so far, and the newest one a stored loss has been
@@ -200,6 +204,7 @@ impl Desk {
                 created_at: conv.created_at,
                 updated_at: conv.created_at,
                 queued_since: queued.then_some(now),
+                listed: false,
                 unread: 0,
                 last_message: None,
                 version: 0,

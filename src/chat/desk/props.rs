@@ -64,6 +64,8 @@ struct World {
     next_conv: i64,
     /// Conversation → agents whose dashboards show it as theirs.
     believed: HashMap<ConversationId, HashSet<AgentId>>,
+    /// Conversation → agents whose dashboards list it in the queue.
+    listed: HashMap<ConversationId, HashSet<AgentId>>,
 }
 
 impl World {
@@ -80,6 +82,7 @@ impl World {
             next_session: 1,
             next_conv: 1,
             believed: HashMap::new(),
+            listed: HashMap::new(),
         }
     }
 
@@ -112,6 +115,12 @@ impl World {
                 let s = self.session();
                 self.agent_sockets.push((s, a));
                 let snap = self.desk.agent_join(now, s, &card(a));
+                for c in snap.queue {
+                    self.listed
+                        .entry(ConversationId(c.id))
+                        .or_default()
+                        .insert(AgentId(a));
+                }
                 for c in snap.mine {
                     self.believed
                         .entry(ConversationId(c.id))
@@ -252,6 +261,9 @@ impl World {
     }
 
     fn forget_beliefs(&mut self, a: AgentId) {
+        for set in self.listed.values_mut() {
+            set.remove(&a);
+        }
         for set in self.believed.values_mut() {
             set.remove(&a);
         }
@@ -294,6 +306,12 @@ impl World {
         for a in hearers {
             match f {
                 AgentOut::Conversation { conversation: v } => {
+                    let listing = self.listed.entry(ConversationId(v.id)).or_default();
+                    if v.status == ConversationStatus::Queued {
+                        listing.insert(a);
+                    } else {
+                        listing.remove(&a);
+                    }
                     let set = self.believed.entry(ConversationId(v.id)).or_default();
                     if v.status == ConversationStatus::Assigned
                         && v.agent.as_ref().map(|r| r.id) == Some(a.0)
@@ -304,7 +322,11 @@ impl World {
                     }
                 }
                 AgentOut::Unassigned { conversation_id } => {
-                    if let Some(set) = self.believed.get_mut(&ConversationId(*conversation_id)) {
+                    let id = ConversationId(*conversation_id);
+                    if let Some(set) = self.believed.get_mut(&id) {
+                        set.remove(&a);
+                    }
+                    if let Some(set) = self.listed.get_mut(&id) {
                         set.remove(&a);
                     }
                 }
@@ -347,6 +369,16 @@ impl World {
             if let Some(b) = believers.iter().next() {
                 assert_eq!(Some(*b), a.agent, "{id} shown to the wrong agent");
             }
+        }
+        for (id, agents) in &self.listed {
+            let queued_here = d
+                .convs
+                .get(id)
+                .is_some_and(|c| c.assignment.status == ConversationStatus::Queued);
+            assert!(
+                agents.is_empty() || queued_here,
+                "{id} left the queue but {agents:?} still list it"
+            );
         }
         queued.sort();
         let queue: Vec<_> = d.queue.iter().copied().collect();

@@ -420,3 +420,43 @@ fn agents_and_visitors_see_only_what_is_theirs() {
         "only admins close in bulk"
     );
 }
+
+/// A new conversation that an agent takes at once was never in anyone's
+/// queue: the other agents hear nothing of it (10,000 arrivals would
+/// otherwise be 10,000 frames to every agent). One that waited is taken off
+/// every dashboard's queue.
+#[test]
+fn only_agents_that_listed_a_conversation_hear_that_it_left_the_queue() {
+    let mut d = desk();
+    for (session, agent) in [(100, 1), (101, 2), (102, 3)] {
+        d.agent_join(t(0), session, &card(agent));
+    }
+    d.take_effects();
+    open(&mut d, t(1), 1, 10);
+    let e = d.take_effects();
+    let taker = owner(&d, 10).expect("taken at once").0;
+    for a in [1, 2, 3].into_iter().filter(|a| *a != taker) {
+        assert!(agent_frames(&e, a).is_empty(), "agent {a} never listed it");
+    }
+
+    // Every agent away: the next one waits, listed on every dashboard.
+    for a in [1, 2, 3] {
+        d.set_status(t(2), AgentId(a), AgentStatus::Away);
+    }
+    open(&mut d, t(3), 2, 20);
+    d.take_effects();
+    d.set_status(t(4), AgentId(2), AgentStatus::Online);
+    let e = d.take_effects();
+    assert_eq!(owner(&d, 20), Some(AgentId(2)));
+    for a in [1, 3] {
+        assert!(
+            agent_frames(&e, a).iter().any(|f| matches!(
+                f,
+                AgentOut::Unassigned {
+                    conversation_id: 20
+                }
+            )),
+            "agent {a} drops it from its queue"
+        );
+    }
+}

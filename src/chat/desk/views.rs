@@ -209,7 +209,12 @@ impl Desk {
         let frame = AgentOut::Conversation { conversation: view };
         match owner {
             Some(owner) if frame_is_assigned(&frame) => self.tell_agent(owner, frame, None),
-            _ => self.tell_agents(frame, None),
+            _ => {
+                if let Some(c) = self.convs.get_mut(&id) {
+                    c.listed = c.assignment.status == ConversationStatus::Queued;
+                }
+                self.tell_agents(frame, None)
+            }
         }
     }
 
