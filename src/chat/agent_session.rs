@@ -95,6 +95,46 @@ impl AgentSession {
     }
 
     /// Sends the history of a conversation (read access already granted).
+    /// Joins the Desk: its snapshot goes out as `welcome` (the dashboard
+    /// catches up on history from there). Again after the cluster link was
+    /// lost or the leader changed, the socket staying open.
+    fn join(&mut self, again: bool, ctx: &mut Context<Self>) {
+        let join = AgentJoin {
+            session: self.id,
+            agent: self.card.clone(),
+            addr: ctx.address().recipient(),
+        };
+        ctx.wait(self.cx.dispatcher.send(join).into_actor(self).map(
+            move |res, act, ctx| match res {
+                // The leader did not answer: the dashboard keeps what it
+                // shows, and the next rejoin (when there is a leader) fixes it.
+                Ok(snap) if again && snap.unavailable => {
+                    tracing::warn!(
+                        session = act.id,
+                        "rejoin unanswered by the cluster's leader"
+                    );
+                }
+                Ok(snap) => {
+                    act.mine = snap.mine.iter().map(|c| ConversationId(c.id)).collect();
+                    let frame = AgentOut::Welcome {
+                        agent: AgentSelf {
+                            id: act.card.id.0,
+                            name: act.card.name.clone(),
+                            role: act.role,
+                            status: snap.status,
+                        },
+                        conversations: snap.mine,
+                        queue: snap.queue,
+                        agents: snap.agents,
+                    };
+                    act.send(&frame, ctx);
+                    act.send_recent(ctx);
+                }
+                Err(_) => ctx.stop(),
+            },
+        ));
+    }
+
     fn send_history(
         &self,
         conversation: ConversationId,
@@ -338,36 +378,7 @@ impl Actor for AgentSession {
             self.login.clone(),
             ctx.address().recipient(),
         );
-        let join = AgentJoin {
-            session: self.id,
-            agent: self.card.clone(),
-            addr: ctx.address().recipient(),
-        };
-        ctx.wait(
-            self.cx
-                .dispatcher
-                .send(join)
-                .into_actor(self)
-                .map(|res, act, ctx| match res {
-                    Ok(snap) => {
-                        act.mine = snap.mine.iter().map(|c| ConversationId(c.id)).collect();
-                        let frame = AgentOut::Welcome {
-                            agent: AgentSelf {
-                                id: act.card.id.0,
-                                name: act.card.name.clone(),
-                                role: act.role,
-                                status: snap.status,
-                            },
-                            conversations: snap.mine,
-                            queue: snap.queue,
-                            agents: snap.agents,
-                        };
-                        act.send(&frame, ctx);
-                        act.send_recent(ctx);
-                    }
-                    Err(_) => ctx.stop(),
-                }),
-        );
+        self.join(false, ctx);
     }
 
     fn stopping(&mut self, _: &mut Self::Context) -> Running {
@@ -404,6 +415,11 @@ impl Handler<ToAgent> for AgentSession {
     fn handle(&mut self, msg: ToAgent, ctx: &mut Self::Context) {
         let frame = match msg {
             ToAgent::Close(why) => return self.close_for(why, ctx),
+            ToAgent::Rejoin if self.closed => return,
+            ToAgent::Rejoin => {
+                self.cx.dispatcher.do_send(AgentLeave { session: self.id });
+                return self.join(true, ctx);
+            }
             ToAgent::Frame(_) if self.closed => return,
             ToAgent::Frame(f) => f,
         };

@@ -56,26 +56,34 @@ impl LocalFanOut {
         self.bus = bus;
     }
 
-    /// Closes every socket of this node (they reconnect); (agents, visitors) closed.
-    pub fn close_all_here(&mut self) -> (usize, usize) {
+    /// Every socket of this node joins the Desk again and catches up, staying
+    /// open (after the cluster link was lost, or the leader changed); each
+    /// one's leave and join keep this map in step. (agents, visitors) asked.
+    pub fn rejoin_all_here(&self) -> (usize, usize) {
         let mut n = (0, 0);
         for at in self.agents.values().flat_map(|m| m.values()) {
             if let At::Here(r) = at {
-                r.do_send(ToAgent::Close(CloseReason::Reauthorize));
+                r.do_send(ToAgent::Rejoin);
                 n.0 += 1;
             }
         }
         for at in self.visitors.values().flat_map(|m| m.values()) {
             if let At::Here(r) = at {
-                r.do_send(ToVisitor::Close);
+                r.do_send(ToVisitor::Rejoin);
                 n.1 += 1;
             }
         }
-        *self = Self {
-            bus: self.bus.take(),
-            ..Self::default()
-        };
         n
+    }
+
+    /// Drops every other node's sockets (this node stopped leading).
+    pub fn forget_remote(&mut self) {
+        for node in self.remote_nodes() {
+            let (agents, visitors) = self.sessions_on(&node);
+            for s in agents.into_iter().chain(visitors) {
+                self.remove(s);
+            }
+        }
     }
 
     pub fn add_agent(&mut self, session: SessionId, agent: AgentId, addr: Recipient<ToAgent>) {

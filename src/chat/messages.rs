@@ -30,6 +30,8 @@ pub fn next_session_id() -> SessionId {
 pub enum ToVisitor {
     Frame(Arc<VisitorOut>),
     Close,
+    /// Join the Desk again and catch up from storage, staying open.
+    Rejoin,
 }
 
 #[derive(Message, Clone, Debug)]
@@ -37,6 +39,8 @@ pub enum ToVisitor {
 pub enum ToAgent {
     Frame(Arc<AgentOut>),
     Close(CloseReason),
+    /// Join the Desk again (a fresh `welcome`), staying open.
+    Rejoin,
 }
 
 /// Why an agent socket is closed by the server.
@@ -139,6 +143,9 @@ pub struct AgentSnapshot {
     pub mine: Vec<ConversationView>,
     pub queue: Vec<ConversationView>,
     pub agents: Vec<AgentPresence>,
+    /// No answer from the cluster's leader: not the Desk's view.
+    #[serde(default)]
+    pub unavailable: bool,
 }
 
 impl AgentSnapshot {
@@ -149,6 +156,7 @@ impl AgentSnapshot {
             mine: Vec::new(),
             queue: Vec::new(),
             agents: Vec::new(),
+            unavailable: true,
         }
     }
 }

@@ -22,6 +22,8 @@ use crate::storage::messages::{self as store, OwnedNewMessage};
 use crate::storage::visitors::VisitorInfo;
 use crate::storage::{arrivals, conversations, StorageError};
 
+mod rejoin;
+
 /// Messages sent back in `welcome` at most (the rest via a later resume).
 const WELCOME_MAX: i64 = 1000;
 
@@ -31,6 +33,18 @@ struct Ready {
     conversation: Option<ConversationId>,
     /// Highest `seq` of the current conversation this socket has been sent.
     delivered_upto: i64,
+    /// This socket's own messages above `delivered_upto` (acknowledged, so
+    /// never sent to it again, also not by a catch-up).
+    own: std::collections::BTreeSet<i64>,
+}
+
+impl Ready {
+    /// Own messages right after `delivered_upto` count as delivered.
+    fn compact(&mut self) {
+        while self.own.remove(&(self.delivered_upto + 1)) {
+            self.delivered_upto += 1;
+        }
+    }
 }
 
 pub struct VisitorSession {
@@ -225,6 +239,7 @@ impl VisitorSession {
                     visitor,
                     conversation,
                     delivered_upto,
+                    own: Default::default(),
                 });
                 act.send(&frame, ctx);
             }
@@ -259,6 +274,11 @@ impl VisitorSession {
                     if r.conversation != Some(conversation) {
                         r.conversation = Some(conversation);
                         r.delivered_upto = 0;
+                        r.own.clear();
+                    }
+                    if message.seq > r.delivered_upto {
+                        r.own.insert(message.seq);
+                        r.compact();
                     }
                 }
                 let frame = VisitorOut::Ack {
@@ -409,8 +429,15 @@ impl StreamHandler<Result<actix_ws::AggregatedMessage, ProtocolError>> for Visit
 impl Handler<ToVisitor> for VisitorSession {
     type Result = ();
     fn handle(&mut self, msg: ToVisitor, ctx: &mut Self::Context) {
+        self.deliver(msg, ctx);
+    }
+}
+
+impl VisitorSession {
+    fn deliver(&mut self, msg: ToVisitor, ctx: &mut Context<Self>) {
         let frame = match msg {
             ToVisitor::Close => return ctx.stop(),
+            ToVisitor::Rejoin => return self.rejoin(ctx),
             ToVisitor::Frame(f) => f,
         };
         if let Some(r) = self.ready.as_mut() {
@@ -418,10 +445,12 @@ impl Handler<ToVisitor> for VisitorSession {
                 VisitorOut::Message { message }
                     if Some(ConversationId(message.conversation_id)) == r.conversation =>
                 {
-                    if message.seq <= r.delivered_upto {
-                        return; // already in this socket's welcome
+                    if message.seq <= r.delivered_upto || r.own.contains(&message.seq) {
+                        return; // already in this socket's welcome, or its own
                     }
                     r.delivered_upto = message.seq;
+                    r.own = r.own.split_off(&(message.seq + 1));
+                    r.compact();
                 }
                 VisitorOut::Assigned {
                     conversation_id, ..
@@ -432,6 +461,7 @@ impl Handler<ToVisitor> for VisitorSession {
                     // Another tab of this visitor opened a new conversation.
                     r.conversation = Some(ConversationId(*conversation_id));
                     r.delivered_upto = 0;
+                    r.own.clear();
                 }
                 _ => {}
             }

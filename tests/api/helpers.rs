@@ -520,6 +520,12 @@ impl Ws {
         }
     }
 
+    /// Was a frame of type `ty` for which `pred` holds read (and kept) while
+    /// waiting for others?
+    pub fn kept(&self, ty: &str, pred: impl Fn(&Value) -> bool) -> bool {
+        self.backlog.iter().any(|v| v["type"] == ty && pred(v))
+    }
+
     /// Waits for an `error` frame and returns its code.
     pub async fn expect_error(&mut self) -> String {
         self.expect("error").await["code"]

@@ -76,6 +76,9 @@ pub enum Call {
     GetCounts,
     GetPresence,
     GetQueue,
+    /// The node's link was lost (or the leader changed): the leader drops
+    /// every socket it held for that node, whose sockets then join again.
+    ForgetNode,
 }
 
 /// A call with who made it; `id` 0 wants no answer.
@@ -106,6 +109,6 @@ pub enum ToNode {
         reason: CloseReason,
     },
     /// The leader missed what nodes published for a while: every socket of
-    /// the node reconnects and resumes.
+    /// the node joins again and catches up, staying open.
     Resync,
 }

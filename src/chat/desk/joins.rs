@@ -123,6 +123,7 @@ impl Desk {
             mine,
             queue,
             agents: self.presence(),
+            unavailable: false,
         }
     }
 

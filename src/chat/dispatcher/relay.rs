@@ -117,16 +117,31 @@ impl Dispatcher {
         });
     }
 
-    /// This node's sockets joined a Desk that is gone: they close and
-    /// reconnect (agents at once, visitors with their `last_seq`), joining
-    /// the leader there is now and getting exactly what they missed.
+    /// What this node's sockets told the Desk, or what it sent them, may
+    /// be lost (the link was down, or the Desk is a new one): the leader
+    /// forgets this node's sockets, and each socket, staying open, joins
+    /// again and catches up from storage (a visitor is sent what it missed;
+    /// an agent gets a fresh `welcome`, from which the dashboard asks for
+    /// the history it lacks).
     fn resync(&mut self) {
-        let (agents, visitors) = self.fanout.close_all_here();
-        tracing::warn!(
-            agents,
-            visitors,
-            "sockets asked to reconnect to the new leader"
-        );
+        self.tell(Call::ForgetNode);
+        let (agents, visitors) = self.fanout.rejoin_all_here();
+        tracing::warn!(agents, visitors, "sockets join the Desk again");
+    }
+
+    /// The sockets `node` held leave the Desk (it is gone, or starts over).
+    fn drop_node(&mut self, node: &str, now: chrono::NaiveDateTime) {
+        let (agents, visitors) = self.fanout.sessions_on(node);
+        tracing::warn!(%node, agents = agents.len(), visitors = visitors.len(), "a node's sockets leave");
+        let Some(d) = self.desk.as_mut() else { return };
+        for s in agents {
+            self.fanout.remove(s);
+            d.agent_leave(now, s);
+        }
+        for s in visitors {
+            self.fanout.remove(s);
+            d.visitor_leave(s);
+        }
     }
 
     /// Another node took the lead: this one stops deciding and relays.
@@ -139,6 +154,7 @@ impl Dispatcher {
             ctx.cancel_future(h);
         }
         self.fanout.use_bus(None);
+        self.fanout.forget_remote();
         self.relay = Some(Relay::new(bus));
         tracing::warn!("this node no longer leads the cluster");
         self.resync();
@@ -166,6 +182,11 @@ impl Dispatcher {
             if let Some(bus) = &self.bus {
                 bus.to_node(&node, &ToNode::Reply { id: req.id, value });
             }
+            return;
+        }
+        if matches!(req.call, Call::ForgetNode) {
+            self.drop_node(&node, now);
+            self.run_effects(ctx);
             return;
         }
         let Some(d) = self.desk.as_mut() else { return };
@@ -237,7 +258,7 @@ impl Dispatcher {
                 Value::Null
             }
             Call::GetCounts => json(&d.counts()),
-            Call::GetPresence => Value::Null, // answered above
+            Call::GetPresence | Call::ForgetNode => Value::Null, // done above
             Call::GetQueue => json(&d.queue()),
         };
         self.run_effects(ctx);
@@ -284,17 +305,7 @@ impl Handler<Inbound> for Dispatcher {
                     if let Some(bus) = &self.bus {
                         bus.to_node(&node, &ToNode::Resync);
                     }
-                    let (agents, visitors) = self.fanout.sessions_on(&node);
-                    tracing::warn!(%node, agents = agents.len(), visitors = visitors.len(), "node gone; its sockets leave");
-                    let Some(d) = self.desk.as_mut() else { return };
-                    for s in agents {
-                        self.fanout.remove(s);
-                        d.agent_leave(now, s);
-                    }
-                    for s in visitors {
-                        self.fanout.remove(s);
-                        d.visitor_leave(s);
-                    }
+                    self.drop_node(&node, now);
                 }
                 self.run_effects(ctx);
             }
