@@ -280,12 +280,19 @@ impl Handler<Deliver> for Dispatcher {
     type Result = ();
     fn handle(&mut self, m: Deliver, ctx: &mut Self::Context) {
         let now = self.now();
+        let linked = self.linked();
         match self.desk.as_mut() {
             Some(d) => d.deliver(now, m.message, m.origin),
-            None => self.tell(Call::Deliver {
-                message: m.message,
-                origin: m.origin,
-            }),
+            // The leader would not hear of it: delivered here, and caught up
+            // elsewhere once the link is back.
+            None if !linked => self.fanout.deliver_here(m.message, m.origin),
+            None => {
+                self.fanout.note_stored(&m.message, m.origin);
+                self.tell(Call::Deliver {
+                    message: m.message,
+                    origin: m.origin,
+                })
+            }
         }
         self.run_effects(ctx);
     }
@@ -368,8 +375,29 @@ on!(
     Call::GetQueue,
     Vec::new()
 );
-on!(Authorize, Result<Access, ChatError>, |d, m, _now| d.authorize(&m.agent, m.conversation, m.write),
-    Call::Authorize { agent: m.agent, conversation: m.conversation, write: m.write }, Err(ChatError::Unavailable));
+impl Handler<Authorize> for Dispatcher {
+    type Result = ResponseFuture<Result<Access, ChatError>>;
+    fn handle(&mut self, m: Authorize, _: &mut Self::Context) -> Self::Result {
+        if let Some(d) = self.desk.as_mut() {
+            return Box::pin(ready(d.authorize(&m.agent, m.conversation, m.write)));
+        }
+        if !self.linked() {
+            // No leader to ask: its owner, as this node last heard, may go on.
+            let owner = self.fanout.route(m.conversation).and_then(|r| r.agent);
+            let r = match owner == Some(m.agent.id) {
+                true => Ok(Access::Granted),
+                false => Err(ChatError::Unavailable),
+            };
+            return Box::pin(ready(r));
+        }
+        let call = Call::Authorize {
+            agent: m.agent,
+            conversation: m.conversation,
+            write: m.write,
+        };
+        self.relayed(call, Err(ChatError::Unavailable))
+    }
+}
 on!(
     GetCounts,
     Counts,

@@ -11,10 +11,13 @@ use actix::Recipient;
 use super::cluster::wire::ToNode;
 use super::cluster::Bus;
 use super::desk::Publish;
-use super::messages::{CloseReason, SessionId, ToAgent, ToVisitor};
-use super::protocol::{AgentOut, VisitorOut};
+use super::messages::{CloseReason, Origin, SessionId, ToAgent, ToVisitor};
+use super::protocol::{AgentOut, MessageView, VisitorOut};
 use super::shared::FanOut;
 use crate::domain::{AgentId, VisitorId};
+
+mod routes;
+pub use routes::Route;
 
 enum At<R: actix::Message + Send>
 where
@@ -33,6 +36,8 @@ pub struct LocalFanOut {
     agent_of: HashMap<SessionId, AgentId>,
     visitor_of: HashMap<SessionId, VisitorId>,
     bus: Option<Bus>,
+    /// On a relaying node: who takes part in the conversations here.
+    routes: routes::Routes,
 }
 
 /// Frames for other nodes, gathered while one `publish` runs.
@@ -197,6 +202,14 @@ impl LocalFanOut {
     pub fn from_leader(&mut self, m: ToNode) {
         match m {
             ToNode::ToAgents { sessions, frame } => {
+                let mut agents: Vec<AgentId> = sessions
+                    .iter()
+                    .filter_map(|s| self.agent_of.get(s).copied())
+                    .collect();
+                agents.dedup();
+                for a in agents {
+                    self.routes.sent_to_agent(a, &frame);
+                }
                 let frame = Arc::new(frame);
                 for s in sessions {
                     if let Some(At::Here(r)) = self.agent_socket(s) {
@@ -205,6 +218,9 @@ impl LocalFanOut {
                 }
             }
             ToNode::ToVisitors { sessions, frame } => {
+                if let Some(v) = sessions.iter().find_map(|s| self.visitor_of.get(s)) {
+                    self.routes.sent_to_visitor(*v, &frame);
+                }
                 let frame = Arc::new(frame);
                 for s in sessions {
                     if let Some(At::Here(r)) = self.visitor_socket(s) {
@@ -222,6 +238,53 @@ impl LocalFanOut {
             }
             ToNode::Reply { .. } | ToNode::Resync => {}
         }
+    }
+
+    /// A message a socket here stored, on its way to the leader.
+    pub fn note_stored(&mut self, m: &MessageView, origin: Origin) {
+        let (visitor, agent) = match origin {
+            Origin::Visitor(s) => (self.visitor_of.get(&s).copied(), None),
+            // Only its owner writes to a conversation.
+            Origin::Agent(s) => (None, self.agent_of.get(&s).copied()),
+        };
+        self.routes.stored(m, visitor, agent);
+    }
+
+    /// The link to Redis is down: `m` goes to the sockets here that take
+    /// part in its conversation, if it follows on from what they have.
+    pub fn deliver_here(&mut self, m: MessageView, origin: Origin) {
+        let Some(route) = self.routes.next_here(&m) else {
+            return;
+        };
+        let from = match origin {
+            Origin::Visitor(s) | Origin::Agent(s) => s,
+        };
+        if let Some(v) = route.visitor.and_then(|v| self.visitors.get(&v)) {
+            let frame = Arc::new(VisitorOut::Message { message: m.clone() });
+            for (_, at) in v.iter().filter(|(s, _)| **s != from) {
+                if let At::Here(r) = at {
+                    r.do_send(ToVisitor::Frame(frame.clone()));
+                }
+            }
+        }
+        if let Some(a) = route.agent.and_then(|a| self.agents.get(&a)) {
+            let frame = Arc::new(AgentOut::Message { message: m });
+            for (_, at) in a.iter().filter(|(s, _)| **s != from) {
+                if let At::Here(r) = at {
+                    r.do_send(ToAgent::Frame(frame.clone()));
+                }
+            }
+        }
+    }
+
+    /// Who owns a conversation, as far as this node has heard.
+    pub fn route(&self, id: crate::domain::ConversationId) -> Option<Route> {
+        self.routes.get(id)
+    }
+
+    /// Every socket here caught up (it rejoined).
+    pub fn caught_up(&mut self) {
+        self.routes.caught_up();
     }
 
     fn agent_socket(&self, s: SessionId) -> Option<&At<ToAgent>> {

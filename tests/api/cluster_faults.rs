@@ -300,3 +300,86 @@ async fn after_a_redis_restart_every_socket_catches_up_exactly_and_messages_flow
         tokio::task::yield_now().await;
     }
 }
+
+/// While Redis is away a node that does not lead keeps delivering between
+/// its own sockets (an agent may go on writing to its conversation); when
+/// Redis is back, nothing comes twice and the leader hears of it all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn during_a_redis_outage_a_node_delivers_between_its_own_sockets() {
+    let mut redis = OwnRedis::start();
+    let db = TestDb::create(Backend::Postgres);
+    let mut settings = cluster_settings(&db);
+    settings.redis_url = Some(livedesk::config::Secret::new(redis.url()));
+    settings.node_ttl_secs = 2;
+    let leader = spawn_on(db, settings.clone()).await;
+    let node = leader.another_node(settings).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !health(&node).await.contains(r#""redis":"ok""#) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the node never linked"
+        );
+        tokio::task::yield_now().await;
+    }
+    leader.add_agent("lin", PW, Role::Agent).await;
+    let (_lb, mut lin, _) = node.agent_online("lin", PW).await;
+    let mut v = Ws::visitor(&node).await;
+    let w = v.begin("before").await;
+    assert_eq!(w["agent"]["name"], "lin", "{w}");
+    let conv = w["conversation_id"].as_i64().unwrap();
+    lin.expect_where("message", |f| f["message"]["client_id"] == "first")
+        .await;
+
+    redis.kill();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !health(&node).await.contains(r#""redis":"unreachable""#) {
+        assert!(tokio::time::Instant::now() < deadline, "never degraded");
+        tokio::task::yield_now().await;
+    }
+    // Both ways, live, on this node alone.
+    assert_eq!(v.say("v-out", "while Redis is away").await["seq"], 2);
+    let m = lin
+        .expect_where("message", |f| f["message"]["client_id"] == "v-out")
+        .await;
+    assert_eq!(m["message"]["seq"], 2);
+    assert_eq!(
+        lin.agent_say(conv, "a-out", "I still hear you").await["seq"],
+        3
+    );
+    let m = v.expect("message").await;
+    assert_eq!(
+        (m["message"]["seq"].as_i64(), &m["message"]["body"]),
+        (Some(3), &json!("I still hear you"))
+    );
+
+    redis.restart();
+    // Back: the sockets rejoin (a fresh welcome for the agent), the leader
+    // knows the conversation is lin's, and messages flow through it again.
+    let welcome = lin.expect("welcome").await;
+    assert!(
+        welcome["conversations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == conv && c["agent"]["name"] == "lin"),
+        "{welcome}"
+    );
+    assert_eq!(v.expect("assigned").await["agent"]["name"], "lin");
+    v.say("v-back", "and now?").await;
+    let m = lin
+        .expect_where("message", |f| f["message"]["client_id"] == "v-back")
+        .await;
+    assert_eq!(m["message"]["seq"], 4);
+    lin.agent_say(conv, "a-back", "all good").await;
+    let m = v.expect("message").await;
+    assert_eq!(
+        m["message"]["body"], "all good",
+        "nothing twice before it: {m}"
+    );
+    for seq in [2, 3] {
+        assert!(
+            !lin.kept("message", |f| f["message"]["seq"] == seq),
+            "seq {seq} once"
+        );
+    }
+}

@@ -474,12 +474,14 @@ impl Ws {
         if let Some(v) = self.backlog.pop_front() {
             return v;
         }
-        self.read().await
+        self.read_by(tokio::time::Instant::now() + WAIT).await
     }
 
-    async fn read(&mut self) -> Value {
+    /// The next text frame, by `deadline` (pings and other control frames
+    /// do not push it back).
+    async fn read_by(&mut self, deadline: tokio::time::Instant) -> Value {
         loop {
-            let m = tokio::time::timeout(WAIT, self.stream.next())
+            let m = tokio::time::timeout_at(deadline, self.stream.next())
                 .await
                 .expect("timed out waiting for a frame")
                 .expect("socket ended")
@@ -497,8 +499,9 @@ impl Ws {
         if let Some(i) = self.backlog.iter().position(|v| v["type"] == ty) {
             return self.backlog.remove(i).unwrap();
         }
+        let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let v = self.read().await;
+            let v = self.read_by(deadline).await;
             if v["type"] == ty {
                 return v;
             }
@@ -511,8 +514,9 @@ impl Ws {
         if let Some(i) = self.backlog.iter().position(|v| v["type"] == ty && pred(v)) {
             return self.backlog.remove(i).unwrap();
         }
+        let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let v = self.read().await;
+            let v = self.read_by(deadline).await;
             if v["type"] == ty && pred(&v) {
                 return v;
             }
@@ -536,8 +540,9 @@ impl Ws {
 
     /// Waits for the close frame and returns its code.
     pub async fn expect_close(&mut self) -> u16 {
+        let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let m = tokio::time::timeout(WAIT, self.stream.next())
+            let m = tokio::time::timeout_at(deadline, self.stream.next())
                 .await
                 .expect("timed out waiting for close");
             match m {
@@ -609,8 +614,9 @@ impl Ws {
         if let Some(i) = self.backlog.iter().position(hit) {
             return self.backlog.remove(i).unwrap();
         }
+        let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let v = self.read().await;
+            let v = self.read_by(deadline).await;
             if hit(&v) {
                 return v;
             }

@@ -66,7 +66,9 @@ impl Dispatcher {
         call: Call,
         fallback: R,
     ) -> ResponseFuture<R> {
-        let Some(relay) = self.relay.as_mut() else {
+        // No link: no answer could come back (the subscription is down).
+        let linked = self.linked();
+        let Some(relay) = self.relay.as_mut().filter(|_| linked) else {
             return Box::pin(std::future::ready(fallback));
         };
         relay.next += 1;
@@ -123,8 +125,14 @@ impl Dispatcher {
     /// again and catches up from storage (a visitor is sent what it missed;
     /// an agent gets a fresh `welcome`, from which the dashboard asks for
     /// the history it lacks).
+    /// Is this relaying node's link to Redis up?
+    pub(super) fn linked(&self) -> bool {
+        self.relay.as_ref().is_some_and(|r| r.bus.connected())
+    }
+
     fn resync(&mut self) {
         self.tell(Call::ForgetNode);
+        self.fanout.caught_up();
         let (agents, visitors) = self.fanout.rejoin_all_here();
         tracing::warn!(agents, visitors, "sockets join the Desk again");
     }
