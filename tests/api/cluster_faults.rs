@@ -208,15 +208,21 @@ async fn health(node: &TestApp) -> String {
     node.get_text("/healthz").await.1
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_a_redis_restart_every_socket_catches_up_exactly_and_messages_flow() {
-    let mut redis = OwnRedis::start();
+/// A leader and another node on a Redis of the test's own.
+async fn on_own_redis() -> (OwnRedis, TestApp, TestApp) {
+    let redis = OwnRedis::start();
     let db = TestDb::create(Backend::Postgres);
     let mut settings = cluster_settings(&db);
     settings.redis_url = Some(livedesk::config::Secret::new(redis.url()));
     settings.node_ttl_secs = 2;
     let leader = spawn_on(db, settings.clone()).await;
     let node = leader.another_node(settings).await;
+    (redis, leader, node)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_redis_restart_every_socket_catches_up_exactly_and_messages_flow() {
+    let (mut redis, leader, node) = on_own_redis().await;
     leader.add_agent("lin", PW, Role::Agent).await;
     let (lb, mut lin, _) = leader.agent_online("lin", PW).await;
     let mut v = Ws::visitor(&node).await;
@@ -306,13 +312,7 @@ async fn after_a_redis_restart_every_socket_catches_up_exactly_and_messages_flow
 /// Redis is back, nothing comes twice and the leader hears of it all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn during_a_redis_outage_a_node_delivers_between_its_own_sockets() {
-    let mut redis = OwnRedis::start();
-    let db = TestDb::create(Backend::Postgres);
-    let mut settings = cluster_settings(&db);
-    settings.redis_url = Some(livedesk::config::Secret::new(redis.url()));
-    settings.node_ttl_secs = 2;
-    let leader = spawn_on(db, settings.clone()).await;
-    let node = leader.another_node(settings).await;
+    let (mut redis, leader, node) = on_own_redis().await;
     let deadline = tokio::time::Instant::now() + WAIT;
     while !health(&node).await.contains(r#""redis":"ok""#) {
         assert!(

@@ -16,7 +16,7 @@ mod views;
 #[cfg(test)]
 mod props;
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
 

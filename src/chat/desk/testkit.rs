@@ -135,7 +135,7 @@ pub(super) fn stores(effects: &[Effect]) -> Vec<AssignmentChange> {
         .collect()
 }
 
-pub(super) fn message(c: i64, seq: i64, body: &str) -> MessageView {
+pub(crate) fn message(c: i64, seq: i64, body: &str) -> MessageView {
     MessageView {
         id: seq,
         conversation_id: c,

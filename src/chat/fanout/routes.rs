@@ -123,19 +123,9 @@ impl Routes {
 mod tests {
     use super::*;
     use crate::chat::protocol::AgentRef;
-    use crate::domain::Sender;
 
     fn msg(c: i64, seq: i64) -> MessageView {
-        MessageView {
-            id: seq,
-            conversation_id: c,
-            seq,
-            sender: Sender::Visitor,
-            agent_id: None,
-            client_id: None,
-            body: "hi".into(),
-            created_at: String::new(),
-        }
+        crate::chat::desk::testkit::message(c, seq, "hi")
     }
 
     #[test]
