@@ -29,8 +29,11 @@ pub struct ConnectionsConfig {
 pub struct ConnectionsReport {
     pub config: ConnectionsConfig,
     pub connected: usize,
-    /// Sockets the server closed while they were held.
+    /// Sockets the server closed while they were held, and how (a few).
     pub dropped: usize,
+    pub dropped_how: Vec<String>,
+    /// Worker by worker (with several nodes, worker `i` is on node `i`).
+    pub dropped_per_worker: Vec<usize>,
     pub elapsed: Duration,
     pub rss_before_kib: Option<u64>,
     pub rss_after_kib: Option<u64>,
@@ -96,10 +99,19 @@ impl ConnectionsReport {
             out += &format!("  Redis used_memory {b} B -> {a} B: {per:.1} B per connection\n");
         }
         out += &format!(
-            "  held {} s: {} of {} sockets dropped\n",
+            "  held {} s: {} of {} sockets dropped{}\n",
             c.hold.as_secs(),
             self.dropped,
-            self.connected
+            self.connected,
+            if self.dropped_how.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({}; by worker {:?})",
+                    self.dropped_how.join("; "),
+                    self.dropped_per_worker
+                )
+            }
         );
         out += &format!(
             "  reproduce: livedesk-bench connections --url {} --visitors {} --parallel {} --workers {} --hold {} --server-pid <pid>[,<pid>…]{}\n",
@@ -173,11 +185,20 @@ pub async fn connections(cfg: ConnectionsConfig) -> anyhow::Result<ConnectionsRe
     worker::stop(&links);
     let finished = outcomes.iter().map(|o| o.finished_ns).max().unwrap_or(0);
     let connected = outcomes.iter().map(|o| o.connected).sum();
-    let dropped = outcomes.iter().map(|o| o.dropped).sum();
+    let dropped_per_worker: Vec<usize> = outcomes.iter().map(|o| o.dropped).collect();
+    let dropped = dropped_per_worker.iter().sum();
+    let mut dropped_how: Vec<String> = outcomes
+        .iter()
+        .flat_map(|o| o.dropped_how.clone())
+        .collect();
+    dropped_how.sort();
+    dropped_how.dedup();
     let samples: Vec<u64> = outcomes.into_iter().flat_map(|o| o.welcome_ns).collect();
     Ok(ConnectionsReport {
         connected,
         dropped,
+        dropped_how,
+        dropped_per_worker,
         elapsed: Duration::from_nanos(finished.saturating_sub(start_ns)),
         rss_before_kib,
         rss_after_kib,
@@ -217,12 +238,26 @@ pub(crate) async fn worker(job: &Job, ctl: &mut Control) -> anyhow::Result<()> {
     }
     drop(opened);
     let finished_ns = mono_ns();
+    let while_connecting = held.iter().filter(|h| h.is_finished()).count();
     // Held idle (answering heartbeats); a reader that ended was closed.
     tokio::time::sleep(Duration::from_millis(hold_ms)).await;
-    let dropped = held.iter().filter(|h| h.is_finished()).count();
+    let mut dropped_how = Vec::new();
+    if while_connecting > 0 {
+        dropped_how.push(format!("{while_connecting} while the others connected"));
+    }
+    let mut dropped = 0;
+    for h in held.iter_mut().filter(|h| h.is_finished()) {
+        dropped += 1;
+        if let Ok(how) = h.await {
+            if dropped_how.len() < 5 && !dropped_how.contains(&how) {
+                dropped_how.push(how);
+            }
+        }
+    }
     let outcome = Outcome {
         connected: welcome_ns.len(),
         dropped,
+        dropped_how,
         finished_ns,
         welcome_ns,
         ..Outcome::default()

@@ -189,6 +189,11 @@ pub(crate) async fn open(
     }
     let socket = tokio::net::TcpSocket::new_v4()?;
     if let Some(ip) = source {
+        // Leave the port to connect(): bind() picking one searches the ports
+        // in use, and with tens of thousands of sockets per address that
+        // search took most of the machine (90 % system time), starving the
+        // sockets' heartbeats.
+        no_port_at_bind(&socket);
         socket
             .bind(SocketAddr::new(ip, 0))
             .with_context(|| format!("binding source address {ip}"))?;
@@ -209,8 +214,41 @@ pub(crate) async fn open(
 }
 
 /// Keeps a socket open and read (so heartbeats are answered) until aborted.
-pub(crate) fn keep_reading(mut ws: Ws) -> tokio::task::JoinHandle<()> {
-    tokio::task::spawn_local(async move { while let Some(Ok(_)) = ws.next().await {} })
+/// `IP_BIND_ADDRESS_NO_PORT` (Linux): the port is chosen at connect time.
+fn no_port_at_bind(socket: &tokio::net::TcpSocket) {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket descriptor and a c_int option of the right size.
+    let r = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        // Only slower: bind() picks the port then.
+        eprintln!(
+            "IP_BIND_ADDRESS_NO_PORT not set: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// Reads (and so answers pings) until the socket ends; then says how.
+pub(crate) fn keep_reading(mut ws: Ws) -> tokio::task::JoinHandle<String> {
+    tokio::task::spawn_local(async move {
+        loop {
+            match ws.next().await {
+                Some(Ok(WsMessage::Close(c))) => return format!("closed by the server: {c:?}"),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return format!("error: {e}"),
+                None => return "ended without a close frame".to_owned(),
+            }
+        }
+    })
 }
 
 /// The address a socket connected from.

@@ -118,8 +118,9 @@ pub(crate) struct Outcome {
     /// (conversation, when its visitor started connecting)
     pub arrivals: Vec<(i64, u64)>,
     pub connected: usize,
-    /// Sockets that closed while they were meant to be held.
+    /// Sockets that closed while they were meant to be held, and how (a few).
     pub dropped: usize,
+    pub dropped_how: Vec<String>,
     pub finished_ns: u64,
     /// The source addresses this worker's sockets had.
     pub sources: Vec<IpAddr>,

@@ -30,13 +30,17 @@ pub fn compare_and_set(
     let won: Vec<bool> = match conn {
         // One statement when no conversation appears twice.
         DbConnection::Pg(pg) if ids.len() == merged.len() => {
-            let won = pg_batch(pg, &merged)?;
+            let won = pg.transaction(|pg| {
+                super::conversations::lock_in_id_order_pg(pg, &sorted(&ids))?;
+                pg_batch(pg, &merged)
+            })?;
             merged
                 .iter()
                 .map(|c| won.contains(&c.conversation.0))
                 .collect()
         }
         _ => conn.transaction(|c| {
+            super::conversations::lock_in_id_order(c, &sorted(&ids))?;
             merged
                 .iter()
                 .map(|ch| one(c, ch))
@@ -122,8 +126,14 @@ struct Id {
     id: i64,
 }
 
-/// PostgreSQL: the whole batch in one prepared statement, rows locked in id
-/// order like the message writer's, so the two cannot deadlock.
+fn sorted(ids: &HashSet<i64>) -> Vec<i64> {
+    let mut v: Vec<i64> = ids.iter().copied().collect();
+    v.sort_unstable();
+    v
+}
+
+/// PostgreSQL: the whole batch in one prepared statement (its rows locked
+/// in id order before, like the message writer's, so the two cannot deadlock).
 fn pg_batch(
     pg: &mut diesel::PgConnection,
     merged: &[AssignmentChange],

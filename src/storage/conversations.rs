@@ -137,9 +137,11 @@ pub fn close_open(
     ids: &[ConversationId],
     now: NaiveDateTime,
 ) -> StorageResult<Vec<ConversationId>> {
-    let ids: Vec<i64> = ids.iter().map(|i| i.0).collect();
+    let mut ids: Vec<i64> = ids.iter().map(|i| i.0).collect();
+    ids.sort_unstable();
     conn.transaction(|c| {
         super::take_write_lock(c)?;
+        lock_in_id_order(c, &ids)?;
         let open: Vec<i64> = conversations::table
             .filter(conversations::id.eq_any(&ids))
             .filter(conversations::status.ne(ConversationStatus::Closed.as_str()))
@@ -158,6 +160,38 @@ pub fn close_open(
         .execute(c)?;
         Ok(open.into_iter().map(ConversationId).collect())
     })
+}
+
+/// Locks these conversations' rows in id order (PostgreSQL; SQLite has one
+/// writer at a time). Every writer of several rows in one transaction takes
+/// this first: an `UPDATE … FROM` locks rows in whatever order its plan
+/// visits them, and the message and ownership batches of three nodes,
+/// visiting them in different orders, deadlocked under load.
+pub(crate) fn lock_in_id_order(conn: &mut DbConnection, ids: &[i64]) -> StorageResult<()> {
+    match conn {
+        DbConnection::Pg(pg) => lock_in_id_order_pg(pg, ids),
+        DbConnection::Sqlite(_) => Ok(()),
+    }
+}
+
+/// [`lock_in_id_order`] on a PostgreSQL connection; `ids` sorted.
+pub(crate) fn lock_in_id_order_pg(pg: &mut diesel::PgConnection, ids: &[i64]) -> StorageResult<()> {
+    use super::prepared::{bind, stmt};
+    use diesel::sql_types::{Array, BigInt};
+    #[derive(QueryableByName)]
+    struct Locked {
+        #[diesel(sql_type = BigInt)]
+        #[allow(dead_code)]
+        id: i64,
+    }
+    if ids.len() > 1 {
+        let _: Vec<Locked> = stmt(
+            "SELECT id FROM conversations WHERE id = ANY(?::bigint[]) ORDER BY id FOR UPDATE",
+            (bind::<Array<BigInt>, _>(ids),),
+        )
+        .load(pg)?;
+    }
+    Ok(())
 }
 
 /// Every conversation that is not closed, with its visitor: the Dispatcher's state at start-up.

@@ -13,6 +13,7 @@ mod dashboard;
 mod e2e;
 mod hardening;
 mod health;
+mod lock_order;
 mod lockout;
 mod login;
 mod nodes;

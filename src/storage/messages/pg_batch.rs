@@ -93,7 +93,7 @@ fn attempt(
             }
         }
 
-        // 2. Every conversation's row lock and next seqs in one statement (locked in id order).
+        // 2. Every conversation's row lock (in id order), then the next seqs in one statement.
         let mut counts: BTreeMap<i64, i64> = BTreeMap::new();
         for &i in &fresh {
             *counts.entry(batch[i].conversation_id.0).or_default() += 1;
@@ -102,6 +102,7 @@ fn attempt(
         let bumped: Vec<Bumped> = if ids.is_empty() {
             Vec::new()
         } else {
+            crate::storage::conversations::lock_in_id_order_pg(c, &ids)?;
             stmt(
                 "UPDATE conversations c SET last_seq = c.last_seq + v.n, updated_at = ? \
                  FROM (SELECT * FROM UNNEST(?::bigint[], ?::bigint[]) AS u(id, n) ORDER BY id) v \
