@@ -54,6 +54,7 @@ macro_rules! binds_for_tuple {
 binds_for_tuple!(A0 V0 0);
 binds_for_tuple!(A0 V0 0, A1 V1 1);
 binds_for_tuple!(A0 V0 0, A1 V1 1, A2 V2 2);
+binds_for_tuple!(A0 V0 0, A1 V1 1, A2 V2 2, A3 V3 3);
 binds_for_tuple!(A0 V0 0, A1 V1 1, A2 V2 2, A3 V3 3, A4 V4 4);
 binds_for_tuple!(A0 V0 0, A1 V1 1, A2 V2 2, A3 V3 3, A4 V4 4, A5 V5 5);
 binds_for_tuple!(A0 V0 0, A1 V1 1, A2 V2 2, A3 V3 3, A4 V4 4, A5 V5 5, A6 V6 6);
