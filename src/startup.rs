@@ -202,6 +202,12 @@ impl Application {
                 settings.write_batch,
                 Duration::from_micros(settings.write_window_us),
             ),
+            opens: crate::storage::writer::OpenWriter::start(
+                storage.clone(),
+                clock.clone(),
+                settings.write_batch,
+                Duration::from_micros(settings.write_window_us),
+            ),
             dispatcher: dispatcher.clone(),
             metrics: metrics.chat.clone(),
             clock: clock.clone(),

@@ -47,6 +47,8 @@ pub struct ChatContext {
     pub writer: crate::storage::writer::MessageWriter,
     /// Group commit for new visitors (PostgreSQL with a batch size above 1).
     pub arrivals: Option<crate::storage::writer::ArrivalWriter>,
+    /// Group commit for opening conversations (PostgreSQL).
+    pub opens: Option<crate::storage::writer::OpenWriter>,
     pub dispatcher: Addr<Dispatcher>,
     pub metrics: ChatMetrics,
     pub clock: Clock,

@@ -356,10 +356,14 @@ async fn store_visitor_message(
                 tracing::warn!(%ip, "new conversation refused: address over its limit");
                 return Err(SendError::TooManyConversations);
             }
-            let conv = cx
-                .storage
-                .run(move |db| conversations::open_or_create(db, vid, now))
-                .await?;
+            let conv = match &cx.opens {
+                Some(opens) => opens.open(vid).await?,
+                None => {
+                    cx.storage
+                        .run(move |db| conversations::open_or_create(db, vid, now))
+                        .await?
+                }
+            };
             conversation = conv.id;
             cx.dispatcher
                 .send(OpenConversation {

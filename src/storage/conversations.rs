@@ -133,6 +133,49 @@ fn open_or_create_pg(
         .ok_or(super::StorageError::NotFound)
 }
 
+/// PostgreSQL, group commit: each visitor's open conversation or a new one,
+/// for many visitors in one statement and one commit (a commit each was
+/// PostgreSQL's WAL flush queue under a burst of first messages). A visitor
+/// named twice gets the same conversation; answers in the order asked.
+pub(crate) fn open_or_create_many_pg(
+    pg: &mut diesel::PgConnection,
+    visitors: &[VisitorId],
+    now: NaiveDateTime,
+) -> StorageResult<Vec<Conversation>> {
+    use super::prepared::{bind, stmt};
+    use diesel::sql_types::{Array, BigInt, Timestamp};
+    let ids: Vec<i64> = visitors.iter().map(|v| v.0).collect();
+    let rows: Vec<Row> = stmt(
+        "WITH v AS (SELECT DISTINCT x AS visitor_id FROM UNNEST(?::bigint[]) AS x), \
+              open AS (SELECT DISTINCT ON (c.visitor_id) c.id, c.visitor_id, c.agent_id, c.status, c.last_seq, c.created_at \
+                       FROM conversations c JOIN v ON c.visitor_id = v.visitor_id \
+                       WHERE c.status <> 'closed' ORDER BY c.visitor_id, c.id DESC), \
+              made AS (INSERT INTO conversations (visitor_id, status, last_seq, created_at, updated_at) \
+                       SELECT v.visitor_id, 'queued', 0, ?, ? FROM v \
+                       WHERE NOT EXISTS (SELECT 1 FROM open o WHERE o.visitor_id = v.visitor_id) \
+                       RETURNING id, visitor_id, agent_id, status, last_seq, created_at) \
+         SELECT * FROM open UNION ALL SELECT * FROM made",
+        (
+            bind::<Array<BigInt>, _>(&ids),
+            bind::<Timestamp, _>(&now),
+            bind::<Timestamp, _>(&now),
+        ),
+    )
+    .load(pg)?;
+    let by_visitor: std::collections::HashMap<i64, Conversation> = rows
+        .into_iter()
+        .map(|r| (r.visitor_id, Conversation::from(r)))
+        .collect();
+    ids.iter()
+        .map(|v| {
+            by_visitor
+                .get(v)
+                .cloned()
+                .ok_or(super::StorageError::NotFound)
+        })
+        .collect()
+}
+
 pub fn set_assignment(
     conn: &mut DbConnection,
     id: ConversationId,

@@ -6,7 +6,8 @@
 //! transaction per message, on the blocking pool.
 //!
 //! New visitors on PostgreSQL go the same way (`ArrivalWriter`): the
-//! arrivals of a short window share one statement and one commit.
+//! arrivals of a short window share one statement and one commit; and so do
+//! the conversations their first messages open (`OpenWriter`).
 //!
 //! The caller also hands in what to do once its message is stored (the chat
 //! layer passes "deliver it"). That runs on the committing thread, in
@@ -22,8 +23,7 @@ use super::connection::PooledConn;
 use super::messages::{self, Message, OwnedNewMessage, Stored};
 use super::visitors::{self, VisitorInfo};
 use super::{DbConnection, Storage, StorageError, StorageResult};
-use crate::domain::Clock;
-use crate::domain::Visitor;
+use crate::domain::{Clock, Conversation, Visitor, VisitorId};
 
 /// Runs right after a message is known to be stored: newly committed, or
 /// found stored already (a resend, whose first answer may have been lost).
@@ -97,12 +97,77 @@ impl MessageWriter {
     }
 }
 
-type Arrived = Visitor;
+/// Group commit of one kind of question on PostgreSQL: what arrives within
+/// a short window is answered by one statement and one commit (`write`
+/// answers the questions in the order asked), on a thread of its own.
+struct PgGroup<Q, T> {
+    tx: mpsc::Sender<(Q, oneshot::Sender<StorageResult<T>>)>,
+}
 
-struct Arrival {
-    token_hash: String,
-    info: VisitorInfo,
-    reply: oneshot::Sender<StorageResult<Arrived>>,
+impl<Q, T> Clone for PgGroup<Q, T> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<Q: Send + 'static, T: Send + 'static> PgGroup<Q, T> {
+    /// None where it does not apply: SQLite, or batch size 1 (the plain path).
+    fn start(
+        name: &str,
+        storage: Storage,
+        (batch, window): (usize, Duration),
+        write: impl Fn(&mut diesel::PgConnection, &[&Q]) -> StorageResult<Vec<T>> + Send + 'static,
+    ) -> Option<Self> {
+        if batch <= 1 || storage.backend() != super::Backend::Postgres {
+            return None;
+        }
+        let (tx, rx) = mpsc::channel::<(Q, oneshot::Sender<StorageResult<T>>)>();
+        std::thread::Builder::new()
+            .name(format!("livedesk-{name}"))
+            .spawn(move || {
+                run_batches(
+                    rx,
+                    &storage,
+                    batch,
+                    window,
+                    |conn, jobs: &[(Q, _)]| match &mut **conn {
+                        DbConnection::Pg(pg) => {
+                            let qs: Vec<&Q> = jobs.iter().map(|(q, _)| q).collect();
+                            write(pg, &qs)
+                        }
+                        DbConnection::Sqlite(_) => {
+                            Err(StorageError::Unavailable("needs PostgreSQL"))
+                        }
+                    },
+                    |jobs, outcome| match outcome {
+                        Ok(answers) => {
+                            for ((_, reply), a) in jobs.into_iter().zip(answers) {
+                                let _ = reply.send(Ok(a));
+                            }
+                        }
+                        Err(e) => {
+                            for (_, reply) in jobs {
+                                let _ = reply.send(Err(StorageError::BatchFailed(e.clone())));
+                            }
+                        }
+                    },
+                )
+            })
+            .expect("spawn a group-commit thread");
+        Some(Self { tx })
+    }
+
+    async fn ask(&self, q: Q) -> StorageResult<T> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send((q, reply))
+            .map_err(|_| StorageError::Unavailable("group-commit writer stopped"))?;
+        answer
+            .await
+            .map_err(|_| StorageError::Unavailable("group-commit writer dropped a question"))?
+    }
 }
 
 /// Group commit for new visitors (a `hello` without a token) on PostgreSQL:
@@ -110,69 +175,56 @@ struct Arrival {
 /// Under a burst of arrivals a commit per `hello` was most of PostgreSQL's
 /// work. (SQLite commits in process and needs none of this.)
 #[derive(Clone)]
-pub struct ArrivalWriter {
-    tx: mpsc::Sender<Arrival>,
-}
+pub struct ArrivalWriter(PgGroup<(String, VisitorInfo), Visitor>);
 
 impl ArrivalWriter {
     /// None where it does not apply: SQLite, or batch size 1 (the plain path).
     pub fn start(storage: Storage, clock: Clock, batch: usize, window: Duration) -> Option<Self> {
-        if batch <= 1 || storage.backend() != super::Backend::Postgres {
-            return None;
-        }
-        let (tx, rx) = mpsc::channel::<Arrival>();
-        std::thread::Builder::new()
-            .name("livedesk-arrivals".into())
-            .spawn(move || {
-                run_batches(
-                    rx,
-                    &storage,
-                    batch,
-                    window,
-                    |conn, jobs: &[Arrival]| match &mut **conn {
-                        DbConnection::Pg(pg) => {
-                            let arrivals: Vec<(String, VisitorInfo)> = jobs
-                                .iter()
-                                .map(|j| (j.token_hash.clone(), j.info.clone()))
-                                .collect();
-                            visitors::arrive_new_pg(pg, &arrivals, clock.now_naive())
-                        }
-                        DbConnection::Sqlite(_) => {
-                            Err(StorageError::Unavailable("arrival writer needs PostgreSQL"))
-                        }
-                    },
-                    |jobs, outcome| match outcome {
-                        Ok(rows) => {
-                            for (job, row) in jobs.into_iter().zip(rows) {
-                                let _ = job.reply.send(Ok(row));
-                            }
-                        }
-                        Err(e) => {
-                            for job in jobs {
-                                let _ = job.reply.send(Err(StorageError::BatchFailed(e.clone())));
-                            }
-                        }
-                    },
-                )
-            })
-            .expect("spawn arrivals thread");
-        Some(Self { tx })
+        PgGroup::start(
+            "arrivals",
+            storage,
+            (batch, window),
+            move |pg, qs: &[&(String, VisitorInfo)]| {
+                let arrivals: Vec<(String, VisitorInfo)> =
+                    qs.iter().map(|q| (*q).clone()).collect();
+                visitors::arrive_new_pg(pg, &arrivals, clock.now_naive())
+            },
+        )
+        .map(Self)
     }
 
     /// A new visitor, as stored (its first conversation comes with its first message).
     /// The caller makes the token and keeps it; only its hash is stored.
-    pub async fn arrive(&self, token_hash: String, info: VisitorInfo) -> StorageResult<Arrived> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Arrival {
-                token_hash,
-                info,
-                reply,
-            })
-            .map_err(|_| StorageError::Unavailable("arrival writer stopped"))?;
-        answer
-            .await
-            .map_err(|_| StorageError::Unavailable("arrival writer dropped an arrival"))?
+    pub async fn arrive(&self, token_hash: String, info: VisitorInfo) -> StorageResult<Visitor> {
+        self.0.ask((token_hash, info)).await
+    }
+}
+
+/// Group commit for opening conversations on PostgreSQL (a visitor's first
+/// message, or its first after a close): the opens of a short window share
+/// one statement and one commit. Under a burst of first messages a commit
+/// each filled PostgreSQL's WAL flush queue and ran the pools dry.
+#[derive(Clone)]
+pub struct OpenWriter(PgGroup<VisitorId, Conversation>);
+
+impl OpenWriter {
+    /// None where it does not apply: SQLite, or batch size 1 (the plain path).
+    pub fn start(storage: Storage, clock: Clock, batch: usize, window: Duration) -> Option<Self> {
+        PgGroup::start(
+            "opens",
+            storage,
+            (batch, window),
+            move |pg, qs: &[&VisitorId]| {
+                let visitors: Vec<VisitorId> = qs.iter().map(|v| **v).collect();
+                super::conversations::open_or_create_many_pg(pg, &visitors, clock.now_naive())
+            },
+        )
+        .map(Self)
+    }
+
+    /// The visitor's open conversation, or a new one, as stored.
+    pub async fn open(&self, visitor: VisitorId) -> StorageResult<Conversation> {
+        self.0.ask(visitor).await
     }
 }
 
