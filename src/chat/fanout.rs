@@ -206,6 +206,7 @@ impl LocalFanOut {
                     .iter()
                     .filter_map(|s| self.agent_of.get(s).copied())
                     .collect();
+                agents.sort_unstable();
                 agents.dedup();
                 for a in agents {
                     self.routes.sent_to_agent(a, &frame);

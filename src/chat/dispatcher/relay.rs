@@ -119,17 +119,17 @@ impl Dispatcher {
         });
     }
 
+    /// Is this relaying node's link to Redis up?
+    pub(super) fn linked(&self) -> bool {
+        self.relay.as_ref().is_some_and(|r| r.bus.connected())
+    }
+
     /// What this node's sockets told the Desk, or what it sent them, may
     /// be lost (the link was down, or the Desk is a new one): the leader
     /// forgets this node's sockets, and each socket, staying open, joins
     /// again and catches up from storage (a visitor is sent what it missed;
     /// an agent gets a fresh `welcome`, from which the dashboard asks for
     /// the history it lacks).
-    /// Is this relaying node's link to Redis up?
-    pub(super) fn linked(&self) -> bool {
-        self.relay.as_ref().is_some_and(|r| r.bus.connected())
-    }
-
     fn resync(&mut self) {
         self.tell(Call::ForgetNode);
         self.fanout.caught_up();
