@@ -13,10 +13,11 @@ use super::visitor_session::message_code;
 use super::ChatContext;
 use crate::domain::message::{ClientId, MessageBody};
 use crate::domain::{ConversationId, ConversationStatus, Role, Sender};
-use crate::storage::messages::{self as store, OwnedNewMessage};
+use crate::storage::messages::OwnedNewMessage;
 use crate::storage::{agents, conversations, StorageError};
 
 mod ending;
+mod notes;
 pub use ending::REAUTHORIZE;
 
 const HISTORY_DEFAULT: i64 = 50;
@@ -146,12 +147,7 @@ impl AgentSession {
         let cx = self.cx.clone();
         let fut = async move {
             cx.storage
-                .run(move |db| match (after, before) {
-                    (_, Some(b)) => store::before(db, conversation, b, limit),
-                    (Some(a), None) => store::after(db, conversation, a, limit),
-                    // Neither: the newest `limit` messages.
-                    (None, None) => store::before(db, conversation, i64::MAX, limit),
-                })
+                .run(move |db| notes::page(db, conversation, after, before, limit))
                 .await
         };
         // In order: a conversation's history comes before whatever frame follows it.
@@ -159,7 +155,7 @@ impl AgentSession {
             Ok(msgs) => {
                 let frame = AgentOut::History {
                     conversation_id: conversation.0,
-                    messages: msgs.iter().map(MessageView::from).collect(),
+                    messages: msgs,
                 };
                 act.send(&frame, ctx);
             }
@@ -177,6 +173,7 @@ impl AgentSession {
                 conversation_id,
                 client_id,
                 body,
+                private,
             } => {
                 let checked = ClientId::parse(&client_id)
                     .map_err(|e| ErrorBody::new(code::BAD_CLIENT_ID, e.to_string()))
@@ -186,6 +183,9 @@ impl AgentSession {
                         })
                     });
                 match checked {
+                    Ok((c, b)) if private => {
+                        self.store_note(ConversationId(conversation_id), c, b, ctx)
+                    }
                     Ok((c, b)) => self.store(ConversationId(conversation_id), c, b, ctx),
                     Err(e) => self.error(e.conversation(conversation_id), ctx),
                 }
@@ -215,13 +215,23 @@ impl AgentSession {
             AgentIn::Transfer {
                 conversation_id,
                 agent_id,
+                note,
             } => {
                 let m = Transfer {
                     by: self.card.clone(),
                     conversation: ConversationId(conversation_id),
                     to: crate::domain::AgentId(agent_id),
                 };
-                self.ask(self.cx.dispatcher.send(m), conversation_id, ctx);
+                match note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+                    None => self.ask(self.cx.dispatcher.send(m), conversation_id, ctx),
+                    Some(n) => match MessageBody::parse(n) {
+                        Ok(b) => self.transfer_with_note(m, b, ctx),
+                        Err(e) => {
+                            let e = ErrorBody::new(message_code(e), e.to_string());
+                            self.error(e.conversation(conversation_id), ctx)
+                        }
+                    },
+                }
             }
             AgentIn::Close { conversation_id } => self.close(ConversationId(conversation_id), ctx),
             AgentIn::Status { status } => self.cx.dispatcher.do_send(SetStatus {

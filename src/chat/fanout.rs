@@ -254,7 +254,15 @@ impl LocalFanOut {
     /// The link to Redis is down: `m` goes to the sockets here that take
     /// part in its conversation, if it follows on from what they have.
     pub fn deliver_here(&mut self, m: MessageView, origin: Origin) {
-        let Some(route) = self.routes.next_here(&m) else {
+        // A note takes no public `seq` and goes to its agent only.
+        let route = match m.private {
+            true => self
+                .routes
+                .get(crate::domain::ConversationId(m.conversation_id))
+                .map(|r| routes::Route { visitor: None, ..r }),
+            false => self.routes.next_here(&m),
+        };
+        let Some(route) = route else {
             return;
         };
         let from = match origin {

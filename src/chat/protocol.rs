@@ -24,6 +24,25 @@ pub struct MessageView {
     pub client_id: Option<String>,
     pub body: String,
     pub created_at: String,
+    /// A private note: agents only. Its `seq` is the public message it follows.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
+}
+
+impl MessageView {
+    pub fn note(n: &crate::storage::notes::Note) -> Self {
+        MessageView {
+            id: n.id,
+            conversation_id: n.conversation_id,
+            seq: n.seq,
+            sender: Sender::Agent,
+            agent_id: n.agent_id,
+            client_id: Some(n.client_id.clone()),
+            body: n.body.clone(),
+            created_at: rfc3339(n.created_at),
+            private: true,
+        }
+    }
 }
 
 impl From<&Message> for MessageView {
@@ -37,6 +56,7 @@ impl From<&Message> for MessageView {
             client_id: m.client_id.clone(),
             body: m.body.clone(),
             created_at: rfc3339(m.created_at),
+            private: false,
         }
     }
 }
@@ -209,6 +229,9 @@ pub enum AgentIn {
         conversation_id: i64,
         client_id: String,
         body: String,
+        /// A note for agents only: never sent to the visitor.
+        #[serde(default)]
+        private: bool,
     },
     History {
         conversation_id: i64,
@@ -225,6 +248,9 @@ pub enum AgentIn {
     Transfer {
         conversation_id: i64,
         agent_id: i64,
+        /// A private note for the next agent, stored before the transfer.
+        #[serde(default)]
+        note: Option<String>,
     },
     Close {
         conversation_id: i64,

@@ -14,4 +14,4 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(AgentId, VisitorId, ConversationId, MessageId);
+id_type!(AgentId, VisitorId, ConversationId, MessageId, RoomId);

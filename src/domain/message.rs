@@ -74,6 +74,10 @@ impl ClientId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+    /// For what the server writes on a client's behalf (a transfer's note).
+    pub fn random() -> Self {
+        Self(format!("srv-{:016x}", rand::random::<u64>()))
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,6 @@ pub use conversation::{
     Assignment, AssignmentChange, Conversation, ConversationStatus, Strategy, Transition,
     TransitionError,
 };
-pub use ids::{AgentId, ConversationId, MessageId, VisitorId};
+pub use ids::{AgentId, ConversationId, MessageId, RoomId, VisitorId};
 pub use message::{ClientId, MessageBody, MessageError, Sender};
 pub use visitor::Visitor;

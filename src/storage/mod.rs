@@ -11,6 +11,7 @@ pub mod login_attempts;
 pub mod messages;
 pub mod migrations;
 pub mod nodes;
+pub mod notes;
 pub mod prepared;
 pub mod schema;
 pub mod sessions;

@@ -98,6 +98,82 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    notes (id) {
+        id -> BigInt,
+        conversation_id -> BigInt,
+        seq -> BigInt,
+        agent_id -> Nullable<BigInt>,
+        client_id -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    rooms (id) {
+        id -> BigInt,
+        name -> Text,
+        topic -> Nullable<Text>,
+        everyone -> Bool,
+        last_seq -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    room_members (room_id, agent_id) {
+        room_id -> BigInt,
+        agent_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    room_reads (room_id, agent_id) {
+        room_id -> BigInt,
+        agent_id -> BigInt,
+        read_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    room_messages (id) {
+        id -> BigInt,
+        room_id -> BigInt,
+        seq -> BigInt,
+        agent_id -> Nullable<BigInt>,
+        agent_name -> Text,
+        client_id -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    room_mentions (room_id, agent_id, seq) {
+        room_id -> BigInt,
+        agent_id -> BigInt,
+        seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    announcements (id) {
+        id -> BigInt,
+        body -> Text,
+        author_id -> Nullable<BigInt>,
+        author_name -> Text,
+        audience -> Text,
+        until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(notes -> conversations (conversation_id));
+diesel::joinable!(room_members -> rooms (room_id));
+diesel::joinable!(room_members -> agents (agent_id));
+diesel::joinable!(room_messages -> rooms (room_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     agents,
     login_attempts,
@@ -106,4 +182,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     visitors,
     conversations,
     messages,
+    notes,
+    rooms,
+    room_members,
+    room_reads,
+    room_messages,
+    room_mentions,
+    announcements,
 );

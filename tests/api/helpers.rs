@@ -408,6 +408,8 @@ pub struct Ws {
     backlog: std::collections::VecDeque<Value>,
     /// The visitor token from the last `welcome`.
     token: Option<String>,
+    /// Every text frame read so far, as sent.
+    seen: String,
 }
 
 impl Ws {
@@ -428,6 +430,7 @@ impl Ws {
             stream,
             backlog: Default::default(),
             token: None,
+            seen: String::new(),
         })
     }
 
@@ -487,7 +490,11 @@ impl Ws {
                 .expect("socket ended")
                 .expect("socket error");
             match m {
-                WsMessage::Text(t) => return serde_json::from_str(t.as_str()).expect("JSON frame"),
+                WsMessage::Text(t) => {
+                    self.seen.push_str(t.as_str());
+                    self.seen.push('\n');
+                    return serde_json::from_str(t.as_str()).expect("JSON frame");
+                }
                 WsMessage::Close(c) => panic!("socket closed: {c:?}"),
                 _ => continue,
             }
@@ -530,6 +537,11 @@ impl Ws {
         self.backlog.iter().any(|v| v["type"] == ty && pred(v))
     }
 
+    /// Every text frame this socket has read so far, one per line.
+    pub fn seen(&self) -> &str {
+        &self.seen
+    }
+
     /// Waits for an `error` frame and returns its code.
     pub async fn expect_error(&mut self) -> String {
         self.expect("error").await["code"]
@@ -565,6 +577,8 @@ impl Ws {
             match tokio::time::timeout_at(deadline, self.stream.next()).await {
                 Err(_) => return,
                 Ok(Some(Ok(WsMessage::Text(t)))) => {
+                    self.seen.push_str(t.as_str());
+                    self.seen.push('\n');
                     let v: Value = serde_json::from_str(t.as_str()).unwrap();
                     assert_ne!(v["type"], ty, "unexpected frame {v}");
                     self.backlog.push_back(v);

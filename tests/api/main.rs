@@ -17,6 +17,7 @@ mod lock_order;
 mod lockout;
 mod login;
 mod nodes;
+mod notes;
 mod opening;
 mod ownership;
 mod socket_sessions;

@@ -16,11 +16,28 @@ impl Desk {
         let Some(c) = self.convs.get_mut(&id) else {
             return;
         };
+        if message.private {
+            return self.deliver_note(message, origin);
+        }
         if message.seq < c.next_seq {
             return; // already delivered
         }
         c.pending.insert(message.seq, (message, origin));
         self.deliver_ready(id, now);
+    }
+
+    /// A private note goes to the owner's sockets (but the writer's), never
+    /// to the visitor, and outside the `seq` order: it takes no public `seq`.
+    fn deliver_note(&mut self, note: MessageView, origin: Origin) {
+        let id = ConversationId(note.conversation_id);
+        let Some(owner) = self.convs.get(&id).and_then(|c| c.assignment.agent) else {
+            return;
+        };
+        let except = match origin {
+            Origin::Agent(s) => Some(s),
+            Origin::Visitor(_) => return,
+        };
+        self.tell_agent(owner, AgentOut::Message { message: note }, except);
     }
 
     fn deliver_ready(&mut self, id: ConversationId, now: NaiveDateTime) {

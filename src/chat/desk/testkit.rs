@@ -145,5 +145,6 @@ pub(crate) fn message(c: i64, seq: i64, body: &str) -> MessageView {
         client_id: None,
         body: body.into(),
         created_at: String::new(),
+        private: false,
     }
 }
