@@ -117,14 +117,14 @@ impl Application {
     }
 
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
-        let (storage, first_admin, key, open, names) = {
+        let (storage, first_admin, key, open, names, rooms) = {
             let (settings, clock) = (settings.clone(), clock.clone());
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let storage = open_storage(&settings)?;
                 let first = bootstrap_admin(&storage, &settings, &clock)?;
                 let key = session_key(&storage, &settings)?;
-                let (open, names) = lease::load_seed(&storage)?;
-                Ok((storage, first, key, open, names))
+                let (open, names, rooms) = lease::load_seed(&storage)?;
+                Ok((storage, first, key, open, names, rooms))
             })
             .await??
         };
@@ -184,7 +184,8 @@ impl Application {
                 open,
                 names,
                 role.bus().cloned(),
-            ),
+            )
+            .with_rooms(rooms),
         };
         let (dispatcher, dispatcher_system) = dispatcher.start_on_own_thread();
         let agent_sockets = std::sync::Arc::new(crate::chat::hub::AgentSockets::default());
@@ -222,6 +223,7 @@ impl Application {
                 settings.visitor_sockets_per_ip,
                 settings.new_conversations_per_ip,
             ),
+            notices: Default::default(),
         });
         let state = web::Data::new(AppState {
             storage: storage.clone(),

@@ -12,12 +12,13 @@ use super::socket::{Intake, Socket};
 use super::visitor_session::message_code;
 use super::ChatContext;
 use crate::domain::message::{ClientId, MessageBody};
-use crate::domain::{ConversationId, ConversationStatus, Role, Sender};
+use crate::domain::{ConversationId, ConversationStatus, Role, RoomId, Sender};
 use crate::storage::messages::OwnedNewMessage;
-use crate::storage::{agents, conversations, StorageError};
+use crate::storage::{agents, announcements, conversations, rooms, StorageError};
 
 mod ending;
 mod notes;
+mod room_frames;
 pub use ending::REAUTHORIZE;
 
 const HISTORY_DEFAULT: i64 = 50;
@@ -105,35 +106,57 @@ impl AgentSession {
             agent: self.card.clone(),
             addr: ctx.address().recipient(),
         };
-        ctx.wait(self.cx.dispatcher.send(join).into_actor(self).map(
-            move |res, act, ctx| match res {
-                // The leader did not answer: the dashboard keeps what it
-                // shows, and the next rejoin (when there is a leader) fixes it.
-                Ok(snap) if again && snap.unavailable => {
-                    tracing::warn!(
-                        session = act.id,
-                        "rejoin unanswered by the cluster's leader"
-                    );
-                }
-                Ok(snap) => {
-                    act.mine = snap.mine.iter().map(|c| ConversationId(c.id)).collect();
-                    let frame = AgentOut::Welcome {
-                        agent: AgentSelf {
-                            id: act.card.id.0,
-                            name: act.card.name.clone(),
-                            role: act.role,
-                            status: snap.status,
-                        },
-                        conversations: snap.mine,
-                        queue: snap.queue,
-                        agents: snap.agents,
-                    };
-                    act.send(&frame, ctx);
-                    act.send_recent(ctx);
-                }
-                Err(_) => ctx.stop(),
-            },
-        ));
+        let joined = self.cx.dispatcher.send(join);
+        // Rooms and announcements are read after joining: a live room
+        // message in between comes again after the welcome (the dashboard
+        // keys them by seq).
+        let (cx, agent) = (self.cx.clone(), self.card.id);
+        let fut = async move {
+            let snap = joined.await?;
+            let extra = cx
+                .storage
+                .run(move |db| {
+                    Ok((
+                        rooms::for_agent(db, agent)?,
+                        announcements::latest_for_agents(db, announcements::WELCOME_MAX)?,
+                    ))
+                })
+                .await;
+            Ok::<_, MailboxError>((snap, extra))
+        };
+        ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {
+            // The leader did not answer: the dashboard keeps what it
+            // shows, and the next rejoin (when there is a leader) fixes it.
+            Ok((snap, _)) if again && snap.unavailable => {
+                tracing::warn!(
+                    session = act.id,
+                    "rejoin unanswered by the cluster's leader"
+                );
+            }
+            Ok((snap, extra)) => {
+                let (rooms, news) = extra.unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "welcome without rooms: storage failed");
+                    Default::default()
+                });
+                act.mine = snap.mine.iter().map(|c| ConversationId(c.id)).collect();
+                let frame = AgentOut::Welcome {
+                    agent: AgentSelf {
+                        id: act.card.id.0,
+                        name: act.card.name.clone(),
+                        role: act.role,
+                        status: snap.status,
+                    },
+                    conversations: snap.mine,
+                    queue: snap.queue,
+                    agents: snap.agents,
+                    rooms: rooms.iter().map(RoomView::summary).collect(),
+                    announcements: news.iter().map(AnnouncementView::of).collect(),
+                };
+                act.send(&frame, ctx);
+                act.send_recent(ctx);
+            }
+            Err(_) => ctx.stop(),
+        }));
     }
 
     fn send_history(
@@ -248,6 +271,24 @@ impl AgentSession {
                     active,
                 };
                 self.ask(self.cx.dispatcher.send(m), conversation_id, ctx);
+            }
+            AgentIn::RoomMessage {
+                room_id,
+                client_id,
+                body,
+            } => self.room_message(RoomId(room_id), &client_id, &body, ctx),
+            AgentIn::RoomHistory {
+                room_id,
+                after_seq,
+                before_seq,
+                limit,
+            } => {
+                let limit = limit.unwrap_or(HISTORY_DEFAULT).clamp(1, HISTORY_MAX);
+                self.room_history(RoomId(room_id), after_seq, before_seq, limit, ctx)
+            }
+            AgentIn::RoomRead { room_id, seq } => self.room_read(RoomId(room_id), seq, ctx),
+            AgentIn::RoomTyping { room_id, active } => {
+                self.room_typing(RoomId(room_id), active, ctx)
             }
             AgentIn::Read {
                 conversation_id,

@@ -8,6 +8,7 @@
 //! each call to it and its frames to their sockets (`dispatcher/relay.rs`).
 
 mod relay;
+mod rooms;
 
 pub use relay::{Promoter, Promotion};
 

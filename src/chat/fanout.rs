@@ -415,6 +415,27 @@ impl FanOut for LocalFanOut {
                 self.send_away(away, None, Some(&frame));
             }
             Publish::CloseAgent { agent, reason } => self.close_agent(agent, reason),
+            Publish::Group { to, frame, except } => {
+                let of = |a: &AgentId| to.contains(*a);
+                for (_, sockets) in self.agents.iter().filter(|(a, _)| of(a)) {
+                    for (s, at) in sockets.iter().filter(|(s, _)| Some(**s) != except) {
+                        match at {
+                            At::Here(r) => r.do_send(ToAgent::Frame(frame.clone())),
+                            At::Node(n) => away.agents.entry(n.clone()).or_default().push(*s),
+                        }
+                    }
+                }
+                self.send_away(away, Some(&frame), None);
+            }
+            Publish::Visitors { frame } => {
+                for (s, at) in self.visitors.values().flatten() {
+                    match at {
+                        At::Here(r) => r.do_send(ToVisitor::Frame(frame.clone())),
+                        At::Node(n) => away.visitors.entry(n.clone()).or_default().push(*s),
+                    }
+                }
+                self.send_away(away, None, Some(&frame));
+            }
         }
     }
 }

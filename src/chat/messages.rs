@@ -306,3 +306,29 @@ pub struct StoreLost {
     pub write: crate::domain::AssignmentChange,
     pub actual: crate::domain::Assignment,
 }
+
+/// A room message is stored: deliver it to `to` (the members when it was
+/// stored) in `seq` order, but the sender's socket `except`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RoomDeliver {
+    pub message: super::protocol::RoomMessageView,
+    pub to: crate::storage::rooms::Members,
+    pub except: Option<SessionId>,
+}
+
+/// A frame for a group of agents now (a room's typing or change, an announcement).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ToGroup {
+    pub to: crate::storage::rooms::Members,
+    pub frame: AgentOut,
+    pub except: Option<SessionId>,
+}
+
+/// A frame for every visitor socket (a notice).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ToAllVisitors {
+    pub frame: VisitorOut,
+}

@@ -10,6 +10,7 @@ pub mod fanout;
 pub mod hub;
 pub mod limits;
 pub mod messages;
+pub mod notices;
 pub mod protocol;
 pub mod ratelimit;
 pub mod shared;
@@ -57,6 +58,8 @@ pub struct ChatContext {
     pub agent_sockets: std::sync::Arc<hub::AgentSockets>,
     /// Visitor sockets and new conversations per client address.
     pub visitor_limits: std::sync::Arc<limits::VisitorLimits>,
+    /// The team's current notice to visitors.
+    pub notices: notices::Notices,
 }
 
 impl ChatContext {

@@ -7,6 +7,9 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use crate::domain::{ConversationStatus, Sender};
 use crate::storage::messages::Message;
 
+mod rooms;
+pub use rooms::{AnnouncementView, NoticeView, RoomMessageView, RoomView};
+
 pub fn rfc3339(t: NaiveDateTime) -> String {
     DateTime::<Utc>::from_naive_utc_and_offset(t, Utc)
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -191,6 +194,9 @@ pub enum VisitorOut {
         status: Option<ConversationStatus>,
         agent: Option<AgentRef>,
         messages: Vec<MessageView>,
+        /// The team's current notice, if one has not expired.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        notice: Option<NoticeView>,
     },
     Ack {
         client_id: String,
@@ -198,6 +204,11 @@ pub enum VisitorOut {
     },
     Message {
         message: MessageView,
+    },
+    /// A notice from the team, shown until `until`.
+    Notice {
+        body: String,
+        until: String,
     },
     Assigned {
         conversation_id: i64,
@@ -266,10 +277,43 @@ pub enum AgentIn {
         conversation_id: i64,
         seq: i64,
     },
+    RoomMessage {
+        room_id: i64,
+        client_id: String,
+        body: String,
+    },
+    RoomHistory {
+        room_id: i64,
+        #[serde(default)]
+        after_seq: Option<i64>,
+        #[serde(default)]
+        before_seq: Option<i64>,
+        #[serde(default)]
+        limit: Option<i64>,
+    },
+    RoomRead {
+        room_id: i64,
+        seq: i64,
+    },
+    RoomTyping {
+        room_id: i64,
+        active: bool,
+    },
 }
 
 pub const AGENT_TYPES: &[&str] = &[
-    "message", "history", "claim", "transfer", "close", "status", "typing", "read",
+    "message",
+    "history",
+    "claim",
+    "transfer",
+    "close",
+    "status",
+    "typing",
+    "read",
+    "room_message",
+    "room_history",
+    "room_read",
+    "room_typing",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -288,6 +332,11 @@ pub enum AgentOut {
         conversations: Vec<ConversationView>,
         queue: Vec<ConversationView>,
         agents: Vec<AgentPresence>,
+        #[serde(default)]
+        rooms: Vec<RoomView>,
+        /// The newest announcements, newest first.
+        #[serde(default)]
+        announcements: Vec<AnnouncementView>,
     },
     Conversation {
         conversation: ConversationView,
@@ -324,6 +373,33 @@ pub enum AgentOut {
     Status {
         status: AgentStatus,
     },
+    RoomAck {
+        client_id: String,
+        message: RoomMessageView,
+    },
+    RoomMessage {
+        message: RoomMessageView,
+    },
+    RoomHistory {
+        room_id: i64,
+        messages: Vec<RoomMessageView>,
+    },
+    RoomTyping {
+        room_id: i64,
+        agent: AgentRef,
+        active: bool,
+    },
+    /// Joined a room, or it was renamed or its topic changed.
+    Room {
+        room: RoomView,
+    },
+    /// Left a room (removed, or the room was deleted).
+    RoomRemoved {
+        room_id: i64,
+    },
+    Announcement {
+        announcement: AnnouncementView,
+    },
     /// Said by a socket to its own client only, never sent between nodes.
     #[serde(skip_deserializing)]
     Error(ErrorBody),
@@ -338,6 +414,8 @@ pub struct ErrorBody {
     pub client_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conversation_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub room_id: Option<i64>,
 }
 
 impl ErrorBody {
@@ -347,6 +425,7 @@ impl ErrorBody {
             message: message.into(),
             client_id: None,
             conversation_id: None,
+            room_id: None,
         }
     }
     pub fn client(mut self, id: impl Into<String>) -> Self {
@@ -355,6 +434,10 @@ impl ErrorBody {
     }
     pub fn conversation(mut self, id: i64) -> Self {
         self.conversation_id = Some(id);
+        self
+    }
+    pub fn room(mut self, id: i64) -> Self {
+        self.room_id = Some(id);
         self
     }
 }
@@ -380,6 +463,8 @@ pub mod code {
     pub const UNAVAILABLE: &str = "unavailable";
     pub const TOO_MANY_CONNECTIONS: &str = "too_many_connections";
     pub const TOO_MANY_CONVERSATIONS: &str = "too_many_conversations";
+    /// A field out of bounds (a room message's body).
+    pub const VALIDATION: &str = "validation";
 }
 
 /// Parses one client frame; every failure has a stable code.

@@ -222,10 +222,11 @@ impl VisitorSession {
                 }
                 _ => Vec::new(),
             };
-            Ok::<_, StorageError>((visitor, token, conv_id, reply, after, messages))
+            let notice = cx.notices.current(&cx.storage, now).await;
+            Ok::<_, StorageError>((visitor, token, conv_id, reply, after, messages, notice))
         };
         ctx.wait(fut.into_actor(self).map(|res, act, ctx| match res {
-            Ok((visitor, token, conversation, reply, after, messages)) => {
+            Ok((visitor, token, conversation, reply, after, messages, notice)) => {
                 let delivered_upto = messages.last().map(|m| m.seq).unwrap_or(after);
                 let frame = VisitorOut::Welcome {
                     visitor_id: visitor.id.0,
@@ -234,6 +235,7 @@ impl VisitorSession {
                     status: reply.status,
                     agent: reply.agent,
                     messages: messages.iter().map(MessageView::from).collect(),
+                    notice,
                 };
                 act.ready = Some(Ready {
                     visitor,
@@ -444,6 +446,9 @@ impl VisitorSession {
             ToVisitor::Rejoin => return self.rejoin(ctx),
             ToVisitor::Frame(f) => f,
         };
+        if matches!(&*frame, VisitorOut::Message { message } if message.private) {
+            return; // a note never reaches a visitor, whatever routed it here
+        }
         if let Some(r) = self.ready.as_mut() {
             match &*frame {
                 VisitorOut::Message { message }

@@ -40,7 +40,11 @@ impl NodeRole {
 }
 
 /// What a Desk starts from: the open conversations, and every agent's name.
-pub(super) type Seed = (Vec<(Conversation, Visitor)>, HashMap<AgentId, String>);
+pub(super) type Seed = (
+    Vec<(Conversation, Visitor)>,
+    HashMap<AgentId, String>,
+    Vec<(crate::domain::RoomId, i64)>,
+);
 
 /// Reads the Desk's seed (blocking).
 pub(super) fn load_seed(storage: &Storage) -> anyhow::Result<Seed> {
@@ -50,7 +54,8 @@ pub(super) fn load_seed(storage: &Storage) -> anyhow::Result<Seed> {
         .into_iter()
         .map(|a| (a.id, a.display_name))
         .collect();
-    Ok((open, names))
+    let rooms = crate::storage::rooms::last_seqs(&mut conn)?;
+    Ok((open, names, rooms))
 }
 
 /// How a node that does not lead takes the lead when the leader died: it
@@ -101,7 +106,7 @@ pub(super) fn promoter(
         if let Err(e) = spawned {
             tracing::error!(error = %e, "could not start renewing the node lease");
         }
-        let (open, names) = loop {
+        let (open, names, rooms) = loop {
             match load_seed(&storage) {
                 Ok(seed) => break seed,
                 Err(e) => {
@@ -113,6 +118,7 @@ pub(super) fn promoter(
         Promotion {
             open,
             names,
+            rooms,
             assignments: Box::new(StoredAssignments::start(storage.clone(), metrics.clone())),
         }
     })

@@ -3,6 +3,7 @@
 //! `&mut DbConnection` so they compose inside a transaction.
 
 pub mod agents;
+pub mod announcements;
 pub mod arrivals;
 pub mod assignments;
 pub mod connection;
@@ -13,6 +14,7 @@ pub mod migrations;
 pub mod nodes;
 pub mod notes;
 pub mod prepared;
+pub mod rooms;
 pub mod schema;
 pub mod sessions;
 pub mod settings;

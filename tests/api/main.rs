@@ -20,6 +20,7 @@ mod nodes;
 mod notes;
 mod opening;
 mod ownership;
+mod rooms;
 mod socket_sessions;
 mod storage;
 mod visitor_limits;

@@ -76,6 +76,19 @@ pub enum Call {
     GetCounts,
     GetPresence,
     GetQueue,
+    RoomDeliver {
+        message: crate::chat::protocol::RoomMessageView,
+        to: crate::storage::rooms::Members,
+        except: Option<SessionId>,
+    },
+    ToGroup {
+        to: crate::storage::rooms::Members,
+        frame: AgentOut,
+        except: Option<SessionId>,
+    },
+    ToAllVisitors {
+        frame: VisitorOut,
+    },
     /// The node's link was lost (or the leader changed): the leader drops
     /// every socket it held for that node, whose sockets then join again.
     ForgetNode,

@@ -168,6 +168,7 @@ impl Desk {
                 self.agent_gone(agent, now);
             }
             Timer::Gap(id) => self.gap_over(id, now),
+            Timer::RoomGap(id) => self.room_gap_over(id, now),
         }
     }
 }

@@ -10,6 +10,7 @@
 mod assign;
 mod delivery;
 mod joins;
+mod rooms;
 mod roster;
 mod views;
 
@@ -82,6 +83,14 @@ pub enum Publish {
     },
     /// Close every socket of this agent.
     CloseAgent { agent: AgentId, reason: CloseReason },
+    /// Every socket of these agents (a room's members), but `except`.
+    Group {
+        to: crate::storage::rooms::Members,
+        frame: Arc<AgentOut>,
+        except: Option<SessionId>,
+    },
+    /// Every visitor socket (a notice).
+    Visitors { frame: Arc<VisitorOut> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -90,6 +99,8 @@ pub enum Timer {
     Grace(AgentId),
     /// A conversation waiting for a missing `seq`.
     Gap(ConversationId),
+    /// A room waiting for a missing `seq`.
+    RoomGap(crate::domain::RoomId),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -138,6 +149,8 @@ pub struct Desk {
     /// change, so assignment and presence never scan all conversations.
     loads: HashMap<AgentId, usize>,
     queue: BTreeSet<(NaiveDateTime, ConversationId)>,
+    /// Each team room's delivery line.
+    rooms: HashMap<crate::domain::RoomId, rooms::RoomLine>,
     /// The visitor socket being welcomed: its `welcome` already says what
     /// the other tabs hear as `assigned`/`queued`.
     joining: Option<SessionId>,
@@ -163,6 +176,7 @@ impl Desk {
             convs: HashMap::new(),
             loads: HashMap::new(),
             queue: BTreeSet::new(),
+            rooms: HashMap::new(),
             joining: None,
             out: Vec::new(),
         };

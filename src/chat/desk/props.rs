@@ -287,6 +287,8 @@ impl World {
                     self.heard(None, except, &frame)
                 }
                 Effect::Publish(Publish::CloseAgent { agent, .. }) => self.forget_beliefs(agent),
+                // Rooms and notices say nothing of who owns what.
+                Effect::Publish(Publish::Group { .. } | Publish::Visitors { .. }) => {}
                 Effect::Publish(Publish::Visitor { .. }) | Effect::Metric(_) => {}
             }
         }

@@ -29,6 +29,7 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(5);
 pub struct Promotion {
     pub open: Vec<(Conversation, Visitor)>,
     pub names: HashMap<AgentId, String>,
+    pub rooms: Vec<(crate::domain::RoomId, i64)>,
     pub assignments: Box<dyn Assignments>,
 }
 
@@ -265,6 +266,22 @@ impl Dispatcher {
                 d.kick(now, agent);
                 Value::Null
             }
+            Call::RoomDeliver {
+                message,
+                to,
+                except,
+            } => {
+                d.room_deliver(now, message, to, except);
+                Value::Null
+            }
+            Call::ToGroup { to, frame, except } => {
+                d.tell_members(to, frame, except);
+                Value::Null
+            }
+            Call::ToAllVisitors { frame } => {
+                d.tell_all_visitors(frame);
+                Value::Null
+            }
             Call::GetCounts => json(&d.counts()),
             Call::GetPresence | Call::ForgetNode => Value::Null, // done above
             Call::GetQueue => json(&d.queue()),
@@ -328,13 +345,9 @@ impl Handler<Promotion> for Dispatcher {
             return;
         };
         let now = self.now();
-        self.desk = Some(Desk::new(
-            self.cfg.clone(),
-            rand::random(),
-            p.open,
-            p.names,
-            now,
-        ));
+        let mut desk = Desk::new(self.cfg.clone(), rand::random(), p.open, p.names, now);
+        desk.seed_rooms(p.rooms);
+        self.desk = Some(desk);
         let mut a = p.assignments;
         a.report_to(ctx.address().recipient());
         self.assignments = Some(a);
