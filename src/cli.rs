@@ -1,13 +1,15 @@
-//! `livedesk migrate` and `livedesk agent …`: account management from a shell.
+//! `livedesk migrate`, `livedesk agent …` and `livedesk room …`: accounts
+//! and team rooms from a shell.
 
 use std::io::BufRead;
 
 use anyhow::{bail, Context};
 
-use crate::config::{AgentCommand, Settings};
+use crate::config::{AgentCommand, RoomCommand, Settings};
+use crate::domain::RoomId;
 use crate::domain::{password, Clock, DisplayName, NewPassword, Role, Username};
 use crate::startup::open_storage;
-use crate::storage::{agents, sessions, StorageError};
+use crate::storage::{agents, rooms, sessions, StorageError};
 
 pub fn migrate(settings: &Settings) -> anyhow::Result<()> {
     open_storage(settings)?;
@@ -121,6 +123,83 @@ pub fn agent(settings: &Settings, cmd: AgentCommand) -> anyhow::Result<()> {
                         .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
                         .unwrap_or_else(|| "never".into())
                 );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn room_named(conn: &mut crate::storage::DbConnection, name: &str) -> anyhow::Result<rooms::Room> {
+    match rooms::find_by_name(conn, name) {
+        Err(StorageError::NotFound) => bail!("no room named '{}'", name.trim()),
+        other => Ok(other?),
+    }
+}
+
+pub fn room(settings: &Settings, cmd: RoomCommand) -> anyhow::Result<()> {
+    let storage = open_storage(settings)?;
+    let mut conn = storage.conn()?;
+    let conn = &mut *conn;
+    let everyone = || anyhow::anyhow!("the everyone room keeps its name and members");
+    match cmd {
+        RoomCommand::Add {
+            name,
+            members,
+            topic,
+        } => {
+            let name = rooms::parse_name(&name).context("a room name is 1-64 characters")?;
+            let topic = rooms::parse_topic(topic.as_deref())
+                .map_err(|_| anyhow::anyhow!("a topic is at most 200 characters"))?;
+            let ids = members
+                .iter()
+                .map(|m| find(conn, m).map(|a| a.id))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let now = Clock::default().now_naive();
+            match rooms::create(conn, &name, topic.as_deref(), &ids, now) {
+                Ok(r) => println!(
+                    "created room '{}' (id {}, {} members)",
+                    r.name,
+                    r.id,
+                    ids.len()
+                ),
+                Err(StorageError::Conflict) => bail!("a room named '{}' already exists", name),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        RoomCommand::List => {
+            println!("{:<6} {:<24} members", "id", "name");
+            for (r, m) in rooms::list(conn)? {
+                let members = match r.everyone {
+                    true => "(every active agent)".to_owned(),
+                    false => m.into_iter().map(|(_, u)| u).collect::<Vec<_>>().join(", "),
+                };
+                println!("{:<6} {:<24} {}", r.id, r.name, members);
+            }
+        }
+        RoomCommand::AddMember { name, username } => {
+            let (r, a) = (room_named(conn, &name)?, find(conn, &username)?);
+            match rooms::add_member(conn, RoomId(r.id), a.id) {
+                Ok(true) => println!("added '{}' to '{}'", a.username, r.name),
+                Ok(false) => println!("'{}' is in '{}' already", a.username, r.name),
+                Err(StorageError::Conflict) => return Err(everyone()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        RoomCommand::RemoveMember { name, username } => {
+            let (r, a) = (room_named(conn, &name)?, find(conn, &username)?);
+            match rooms::remove_member(conn, RoomId(r.id), a.id) {
+                Ok(true) => println!("removed '{}' from '{}'", a.username, r.name),
+                Ok(false) => bail!("'{}' is not in '{}'", a.username, r.name),
+                Err(StorageError::Conflict) => return Err(everyone()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        RoomCommand::Delete { name } => {
+            let r = room_named(conn, &name)?;
+            match rooms::delete(conn, RoomId(r.id)) {
+                Ok(_) => println!("deleted room '{}'", r.name),
+                Err(StorageError::Conflict) => bail!("the everyone room cannot be deleted"),
+                Err(e) => return Err(e.into()),
             }
         }
     }

@@ -53,6 +53,31 @@ pub enum Command {
     /// Manage agent accounts.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Manage team rooms (dashboards that are open learn of a change when
+    /// they next reconnect; messages follow the new membership at once).
+    #[command(subcommand)]
+    Room(RoomCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RoomCommand {
+    /// Create a room.
+    Add {
+        name: String,
+        /// A member's username (repeat for more).
+        #[arg(long = "member")]
+        members: Vec<String>,
+        #[arg(long)]
+        topic: Option<String>,
+    },
+    /// List rooms and their members.
+    List,
+    /// Add an agent to a room.
+    AddMember { name: String, username: String },
+    /// Remove an agent from a room.
+    RemoveMember { name: String, username: String },
+    /// Delete a room and its messages.
+    Delete { name: String },
 }
 
 #[derive(Debug, Subcommand)]

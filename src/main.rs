@@ -39,6 +39,7 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::Migrate => actix_web::web::block(move || cli::migrate(&settings)).await??,
         Command::Agent(cmd) => actix_web::web::block(move || cli::agent(&settings, cmd)).await??,
+        Command::Room(cmd) => actix_web::web::block(move || cli::room(&settings, cmd)).await??,
     }
     Ok(())
 }

@@ -82,3 +82,12 @@ pub fn current_notice(
         .first(conn)
         .optional()?)
 }
+
+/// The newest of both kinds, newest first (the console's list).
+pub fn latest(conn: &mut DbConnection, limit: i64) -> StorageResult<Vec<Announcement>> {
+    Ok(announcements::table
+        .order(announcements::id.desc())
+        .limit(limit)
+        .select(Announcement::as_select())
+        .load(conn)?)
+}

@@ -91,6 +91,33 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/admin/agents/{id}/active",
         web::post().to(pages::admin_agent::set_active),
     )
+    .route("/admin/rooms", web::get().to(pages::admin_rooms::show))
+    .route("/admin/rooms", web::post().to(pages::admin_rooms::create))
+    .route(
+        "/admin/rooms/{id}",
+        web::post().to(pages::admin_rooms::update),
+    )
+    .route(
+        "/admin/rooms/{id}/members",
+        web::post().to(pages::admin_rooms::add_member),
+    )
+    .route(
+        "/admin/rooms/{id}/members/remove",
+        web::post().to(pages::admin_rooms::remove_member),
+    )
+    .route(
+        "/admin/rooms/{id}/delete",
+        web::post().to(pages::admin_rooms::delete),
+    )
+    .route(
+        "/admin/announcements",
+        web::get().to(pages::admin_news::show),
+    )
+    .route(
+        "/admin/announcements",
+        web::post().to(pages::admin_news::announce),
+    )
+    .route("/admin/notices", web::post().to(pages::admin_news::notice))
     .default_service(web::to(|| async { WebError::NotFound.into_response() }));
 }
 

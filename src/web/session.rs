@@ -113,6 +113,8 @@ pub enum Flash {
     Enabled,
     /// This many queued conversations were closed at once.
     QueueClosed(usize),
+    Posted,
+    Deleted,
 }
 
 pub fn set_flash(s: &Session, f: Flash) -> Result<(), WebError> {

@@ -6,7 +6,7 @@ use livedesk::domain::Role;
 use crate::both_backends;
 use crate::helpers::*;
 
-fn livedesk(db_url: &str, args: &[&str], stdin: Option<&str>) -> Output {
+pub(crate) fn livedesk(db_url: &str, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_livedesk"))
         .args(args)
         .env_clear()
@@ -25,7 +25,7 @@ fn livedesk(db_url: &str, args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn ok(o: &Output) -> String {
+pub(crate) fn ok(o: &Output) -> String {
     assert!(
         o.status.success(),
         "failed: {}\n{}",
@@ -35,7 +35,7 @@ fn ok(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn fails_with(o: &Output, msg: &str) {
+pub(crate) fn fails_with(o: &Output, msg: &str) {
     assert!(
         !o.status.success(),
         "should fail: {}",

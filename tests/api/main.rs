@@ -21,6 +21,7 @@ mod notes;
 mod opening;
 mod ownership;
 mod rooms;
+mod rooms_admin;
 mod socket_sessions;
 mod storage;
 mod visitor_limits;

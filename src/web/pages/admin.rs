@@ -91,6 +91,8 @@ pub(super) fn flash_text(t: &'static Strings, f: Flash) -> String {
         Flash::Disabled => t.flash_disabled.into(),
         Flash::Enabled => t.flash_enabled.into(),
         Flash::QueueClosed(n) => t.flash_queue_closed.replace("{n}", &n.to_string()),
+        Flash::Posted => t.flash_posted.into(),
+        Flash::Deleted => t.flash_deleted.into(),
     }
 }
 

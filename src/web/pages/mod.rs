@@ -3,6 +3,8 @@
 
 pub mod admin;
 pub mod admin_agent;
+pub mod admin_news;
+pub mod admin_rooms;
 pub mod dashboard;
 pub mod login;
 pub mod system;
