@@ -11,7 +11,7 @@ use crate::helpers::*;
 pub(crate) const PW: &str = "agent-password";
 
 /// `n` nodes of one cluster: the first leads.
-async fn cluster(n: usize) -> Vec<TestApp> {
+pub(crate) async fn cluster(n: usize) -> Vec<TestApp> {
     let db = TestDb::create(Backend::Postgres);
     let settings = cluster_settings(&db);
     let first = spawn_on(db, settings.clone()).await;

@@ -9,6 +9,7 @@ mod chat;
 mod cli;
 mod cluster;
 mod cluster_faults;
+mod cluster_rooms;
 mod dashboard;
 mod e2e;
 mod hardening;
