@@ -13,17 +13,18 @@
     typing: $("typing"), claim: $("claim-btn"), transferSel: $("transfer-select"), transfer: $("transfer-btn"),
     close: $("close-btn"), older: $("older-btn"), details: $("details"), toggle: $("status-toggle"),
     statusLabel: $("status-label"), conn: $("conn"), toast: $("toast"), notify: $("notify-btn"),
-    closed: $("closed"), hint: $("hint"), notice: $("pane-notice")
+    closed: $("closed"), hint: $("hint"), notice: $("pane-notice"), noteToggle: $("note-toggle"),
+    transferNote: $("transfer-note"), chat: $("chat")
   };
   var MAX_BYTES = window.livedeskShared.MAX_BYTES;
   var RECENT_MAX = 20;
 
   var ws = null, retry = window.livedeskShared.backoff(), me = null, agents = [];
   var convs = new Map();     // id -> conversation object (server view + local fields)
-  var msgs = new Map();      // id -> Map(seq -> message)
+  var msgs = new Map();      // id -> Map(key -> message): key is seq, or "n" + id for a note
   var pending = new Map();   // client_id -> {conversation_id, body}
   var drafts = new Map();    // conversation id -> text typed and not sent (never lost)
-  var selected = null, typingTimer = null, audio = null, olderFor = null;
+  var selected = null, typingTimer = null, olderFor = null;
 
   function send(frame) { if (ws && ws.readyState === 1) ws.send(JSON.stringify(frame)); }
   var S = window.livedeskShared, fill = S.fill, time = S.time, byteLength = S.byteLength;
@@ -37,45 +38,22 @@
     clearTimeout(toast.t);
     toast.t = setTimeout(function () { el.toast.hidden = true; }, 4000);
   }
+  // A note carries the seq of the message it follows: it never moves the cursors.
+  function keyOf(m) { return m.private ? "n" + m.id : m.seq; }
   function maxSeq(id) {
     var m = msgs.get(id), max = 0;
-    if (m) m.forEach(function (_, s) { if (s > max) max = s; });
+    if (m) m.forEach(function (v) { if (v.seq > max) max = v.seq; });
     return max;
   }
   function minSeq(id) {
     var m = msgs.get(id), min = Infinity;
-    if (m) m.forEach(function (_, s) { if (s < min) min = s; });
+    if (m) m.forEach(function (v) { if (!v.private && v.seq < min) min = v.seq; });
     return min === Infinity ? 0 : min;
   }
+  function inOrder(a, b) { return a.seq - b.seq || (a.private ? 1 : 0) - (b.private ? 1 : 0) || a.id - b.id; }
 
-  // ---- sound and desktop notifications ----
-  function beep() {
-    try {
-      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
-      var o = audio.createOscillator(), g = audio.createGain();
-      o.frequency.value = 880;
-      g.gain.setValueAtTime(0.15, audio.currentTime);
-      g.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.35);
-      o.connect(g); g.connect(audio.destination);
-      o.start(); o.stop(audio.currentTime + 0.35);
-    } catch (e) { /* no audio: the unread count still shows */ }
-  }
-  // Browsers allow sound only after a gesture: unlock on the first click.
-  document.addEventListener("click", function () {
-    if (!audio) { try { audio = new (window.AudioContext || window.webkitAudioContext)(); } catch (e) {} }
-  }, { once: true });
-  if ("Notification" in window && Notification.permission === "default") {
-    el.notify.hidden = false;
-    el.notify.addEventListener("click", function () {
-      Notification.requestPermission().then(function () { el.notify.hidden = true; });
-    });
-  }
-  function alertNew(c, m) {
-    beep();
-    if (document.hidden && "Notification" in window && Notification.permission === "granted") {
-      try { new Notification(T.new_message + " · " + label(c), { body: m.body.slice(0, 140), tag: "livedesk-" + c.id }); } catch (e) {}
-    }
-  }
+  var P = window.livedeskParts, beep = P.beep;
+  function alertNew(c, m) { P.alert(T.new_message + " · " + label(c), m.body, "livedesk-" + c.id); }
 
   // ---- lists ----
   function listItem(c, extra) {
@@ -189,12 +167,15 @@
       li.textContent = dayLabel(iso ? new Date(iso) : new Date());
       box.appendChild(li);
     };
-    Array.from(m.keys()).sort(function (a, b) { return a - b; }).forEach(function (s) {
-      addDay(m.get(s).created_at);
-      box.appendChild(bubble(m.get(s), false));
+    Array.from(m.values()).sort(inOrder).forEach(function (v) {
+      addDay(v.created_at);
+      box.appendChild(bubble(v, false));
     });
     pending.forEach(function (p, cid) {
-      if (p.conversation_id === selected) { addDay(null); box.appendChild(bubble({ sender: "agent", body: p.body, client_id: cid }, true)); }
+      if (p.conversation_id === selected) {
+        addDay(null);
+        box.appendChild(bubble({ sender: "agent", body: p.body, client_id: cid, private: p.private }, true));
+      }
     });
     el.older.hidden = !(minSeq(selected) > 1);
     if (how === "keep") box.scrollTop = box.scrollHeight - fromBottom;
@@ -209,7 +190,7 @@
     var box = el.msgs;
     var last = box.lastElementChild;
     var lastSeq = last && last.dataset.seq ? Number(last.dataset.seq) : 0;
-    if (!last || last.classList.contains("pending") || lastSeq !== m.seq - 1) return renderMessages("follow");
+    if (!last || m.private || last.classList.contains("pending") || lastSeq !== m.seq - 1) return renderMessages("follow");
     var atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
     var prev = msgs.get(selected).get(lastSeq);
     if (!prev || new Date(prev.created_at).toDateString() !== new Date(m.created_at).toDateString()) {
@@ -223,30 +204,11 @@
   }
 
   function bubble(m, isPending) {
-    var li = S.bubble(m.sender + (isPending ? " pending" : ""), m.body, isPending ? "…" : time(m.created_at));
-    if (m.seq) li.dataset.seq = m.seq;
+    var meta = isPending ? "…" : time(m.created_at);
+    var cls = m.sender + (m.private ? " note" : "") + (isPending ? " pending" : "");
+    var li = S.bubble(cls, m.body, m.private ? T.note_label + " · " + meta : meta);
+    if (m.seq && !m.private) li.dataset.seq = m.seq;
     return li;
-  }
-
-  function text(id, v) { $(id).textContent = v || T.unknown; }
-  function pageLink(url) {
-    var dd = $("d-page");
-    dd.textContent = "";
-    var ok = false;
-    try { ok = /^https?:$/.test(new URL(url).protocol); } catch (e) { ok = false; }
-    if (!url || !ok) { dd.textContent = url || T.unknown; return; }
-    var a = document.createElement("a");
-    a.href = url;
-    a.target = "_blank";
-    a.rel = "noopener noreferrer";
-    a.textContent = url;
-    dd.appendChild(a);
-  }
-  function localTime(zone) {
-    if (!zone) return null;
-    try {
-      return new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone: zone }) + " (" + zone + ")";
-    } catch (e) { return null; }
   }
 
   function renderPane() {
@@ -264,7 +226,7 @@
     // Only what this agent can do now is shown: nothing to type into that would be refused.
     var canAct = live && c.status === "assigned" && (mine || admin);
     el.claim.hidden = !(live && c.status === "queued");
-    el.transfer.hidden = el.transferSel.hidden = !canAct;
+    el.transfer.hidden = el.transferSel.hidden = el.transferNote.hidden = !canAct;
     el.close.hidden = !(live && (mine || admin || c.status === "queued"));
     el.composer.hidden = !canAct;
     el.hint.hidden = !canAct || !el.hint.textContent;
@@ -282,15 +244,13 @@
       o.textContent = a.name + " (" + (a.status === "online" ? T.online : T.away) + ")";
       el.transferSel.appendChild(o);
     });
-    var v = c.visitor || {};
-    text("d-name", v.name); text("d-email", v.email); pageLink(v.page_url);
-    text("d-local", localTime(v.timezone));
-    text("d-referrer", v.referrer); text("d-browser", v.user_agent);
-    text("d-first", v.first_seen_at ? new Date(v.first_seen_at).toLocaleString() : null);
+    P.details(c.visitor || {}, T);
   }
 
   function select(id) {
     if (selected !== null && selected !== id) saveDraft();
+    el.chat.hidden = false;
+    if (hooks.conversationSelected) hooks.conversationSelected();
     selected = id;
     var c = convs.get(id);
     if (c) c.unread = 0;
@@ -312,8 +272,8 @@
 
   function store(m) {
     if (!msgs.has(m.conversation_id)) msgs.set(m.conversation_id, new Map());
-    var known = msgs.get(m.conversation_id).has(m.seq);
-    msgs.get(m.conversation_id).set(m.seq, m);
+    var known = msgs.get(m.conversation_id).has(keyOf(m));
+    msgs.get(m.conversation_id).set(keyOf(m), m);
     return !known;
   }
 
@@ -349,7 +309,10 @@
         Array.from(convs.keys()).forEach(function (id) { if (!live.has(id) && convs.get(id).status !== "closed") convs.delete(id); });
         // Catch up on what we missed, without repeats (messages are keyed by seq).
         live.forEach(function (id) { if (msgs.has(id)) send({ type: "history", conversation_id: id, after_seq: maxSeq(id), limit: 200 }); });
-        pending.forEach(function (p, cid) { send({ type: "message", conversation_id: p.conversation_id, client_id: cid, body: p.body }); });
+        pending.forEach(function (p, cid) {
+          send({ type: "message", conversation_id: p.conversation_id, client_id: cid, body: p.body, private: !!p.private });
+        });
+        if (hooks.welcome) hooks.welcome(f);
         renderLists();
         if (selected && !convs.has(selected)) selected = null;
         renderPane();
@@ -389,7 +352,7 @@
       case "message": {
         var m = f.message, conv = convs.get(m.conversation_id);
         if (!store(m)) break;
-        if (conv) {
+        if (conv && !m.private) {
           conv.last_message = m.body.slice(0, 120);
           conv.updated_at = m.created_at;
           conv.last_seq = Math.max(conv.last_seq || 0, m.seq);
@@ -405,7 +368,7 @@
         pending.delete(f.client_id);
         store(f.message);
         var cv = convs.get(f.message.conversation_id);
-        if (cv) { cv.last_message = f.message.body.slice(0, 120); cv.updated_at = f.message.created_at; }
+        if (cv && !f.message.private) { cv.last_message = f.message.body.slice(0, 120); cv.updated_at = f.message.created_at; }
         if (f.message.conversation_id === selected) renderMessages("bottom");
         renderLists();
         break;
@@ -426,6 +389,7 @@
         el.statusLabel.textContent = el.toggle.checked ? T.online : T.away;
         break;
       case "error": {
+        if (f.room_id != null && hooks.error) { hooks.error(f); break; }
         var lost = f.client_id && pending.get(f.client_id);
         if (lost) {
           // Not sent: the text goes back where it was typed, before anything typed since.
@@ -440,6 +404,8 @@
         if (selected) renderMessages("follow");
         break;
       }
+      default:
+        if (hooks[f.type]) hooks[f.type](f);
     }
   }
 
@@ -463,13 +429,13 @@
     var body = el.input.value;
     if (!body.trim() || !selected) return;
     if (!checkLength()) { el.input.focus(); return; }
-    var cid = newClientId();
-    pending.set(cid, { conversation_id: selected, body: body });
+    var cid = newClientId(), note = el.noteToggle.checked;
+    pending.set(cid, { conversation_id: selected, body: body, private: note });
     el.input.value = "";
     drafts.delete(selected);
     renderMessages("bottom");
-    send({ type: "message", conversation_id: selected, client_id: cid, body: body });
-    send({ type: "typing", conversation_id: selected, active: false });
+    send({ type: "message", conversation_id: selected, client_id: cid, body: body, private: note });
+    if (!note) send({ type: "typing", conversation_id: selected, active: false });
   });
   el.input.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); el.composer.requestSubmit(); }
@@ -478,7 +444,8 @@
   el.input.addEventListener("input", function () {
     checkLength();
     saveDraft();
-    if (!selected || Date.now() - lastTyping < 2500) return;
+    // A note is for agents: the visitor is not told anyone is typing.
+    if (!selected || el.noteToggle.checked || Date.now() - lastTyping < 2500) return;
     lastTyping = Date.now();
     send({ type: "typing", conversation_id: selected, active: true });
   });
@@ -486,7 +453,10 @@
   el.close.addEventListener("click", function () { if (selected) send({ type: "close", conversation_id: selected }); });
   el.transfer.addEventListener("click", function () {
     var to = parseInt(el.transferSel.value, 10);
-    if (selected && to) send({ type: "transfer", conversation_id: selected, agent_id: to });
+    var note = el.transferNote.value.trim();
+    if (!selected || !to) return;
+    send({ type: "transfer", conversation_id: selected, agent_id: to, note: note || null });
+    el.transferNote.value = "";
   });
   el.older.addEventListener("click", function () {
     if (!selected || olderFor === selected) return;
@@ -503,6 +473,17 @@
   document.addEventListener("visibilitychange", function () {
     if (!document.hidden && selected) { var c = convs.get(selected); if (c) c.unread = 0; markRead(); renderLists(); }
   });
+
+  el.noteToggle.addEventListener("change", function () {
+    el.composer.classList.toggle("noting", el.noteToggle.checked);
+    el.input.placeholder = el.noteToggle.checked ? T.note_placeholder : T.placeholder;
+  });
+  // What the rooms panel needs from the dashboard: the socket, and turns.
+  var hooks = {};
+  window.livedeskDesk = {
+    T: T, send: send, hooks: hooks,
+    deselect: function () { saveDraft(); selected = null; el.chat.hidden = true; el.details.hidden = true; renderLists(); }
+  };
 
   renderLists();
   connect();

@@ -191,9 +191,22 @@
     save("outbox", outbox);
   }
 
+  // The team's notice ("we close at 18:00 today"), shown as text until it expires.
+  var teamNotice = $("ld-notice"), noticeTimer = null;
+  function showNotice(n) {
+    clearTimeout(noticeTimer);
+    var left = n ? new Date(n.until).getTime() - Date.now() : 0;
+    teamNotice.textContent = left > 0 ? n.body : "";
+    teamNotice.hidden = !(left > 0);
+    if (left > 0) noticeTimer = setTimeout(function () { showNotice(null); }, Math.min(left, 2147483647));
+  }
   function handle(f) {
     switch (f.type) {
+      case "notice":
+        showNotice(f);
+        break;
       case "welcome":
+        showNotice(f.notice);
         token = f.token;
         save("token", token);
         if (conv !== null && conv !== f.conversation_id) lastSeq = 0;

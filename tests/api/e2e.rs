@@ -195,3 +195,26 @@ async fn the_dashboard_and_widget_hold_up_in_daily_use() {
     )
     .await;
 }
+
+/// Private notes and team rooms as agents use them, and the visitor's page
+/// never showing a note.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notes_and_rooms_in_chromium() {
+    let app = spawn_app(Backend::Postgres).await;
+    let lin = app.add_agent("lin", PW, Role::Agent).await;
+    let wang = app.add_agent("wang", PW, Role::Agent).await;
+    crate::rooms::make_room(&app, "support", &[lin.id, wang.id]).await;
+    let host_port = host_site(app.port).await;
+    let shots = std::env::var("LIVEDESK_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots-rooms"));
+    run_script(
+        "rooms.e2e.mjs",
+        &app,
+        &[
+            ("HOST_URL", format!("http://localhost:{host_port}/")),
+            ("SCREENSHOTS_DIR", shots.display().to_string()),
+        ],
+    )
+    .await;
+}

@@ -218,6 +218,19 @@ pub struct Strings {
 /// UI text for the scripts. `{name}`, `{old}`, `{new}`, `{id}` are filled in by the script.
 #[derive(serde::Serialize)]
 pub struct JsText {
+    pub rooms: &'static str,
+    pub no_rooms: &'static str,
+    pub room_placeholder: &'static str,
+    pub room_typing: &'static str,
+    pub mentioned_you: &'static str,
+    pub room_gone: &'static str,
+    pub note_toggle: &'static str,
+    pub note_label: &'static str,
+    pub note_placeholder: &'static str,
+    pub transfer_note: &'static str,
+    pub announcement: &'static str,
+    pub dismiss: &'static str,
+    pub notice: &'static str,
     pub launcher: &'static str,
     pub greeting: &'static str,
     pub placeholder: &'static str,

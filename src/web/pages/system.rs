@@ -76,6 +76,8 @@ pub async fn static_file(path: web::Path<String>) -> Result<HttpResponse, WebErr
         "widget.css" => (include_str!("../../../static/widget.css"), CSS),
         "visitor.js" => (include_str!("../../../static/visitor.js"), JS),
         "dashboard.js" => (include_str!("../../../static/dashboard.js"), JS),
+        "desk-parts.js" => (include_str!("../../../static/desk-parts.js"), JS),
+        "rooms.js" => (include_str!("../../../static/rooms.js"), JS),
         "shared.js" => (include_str!("../../../static/shared.js"), JS),
         "admin.js" => (include_str!("../../../static/admin.js"), JS),
         _ => return Err(WebError::NotFound),

@@ -1,0 +1,90 @@
+// Notes and team rooms in a real headless Chromium, driven by tests/api/e2e.rs:
+// a private note is shown as a note to agents and appears nowhere in the
+// visitor's page (live or after a reload); a room message with a mention
+// reaches the other member with a mention badge, typing and unread counts.
+import assert from "node:assert/strict";
+import { env, fail, launch, signIn, step, watch } from "./lib.mjs";
+
+const browser = await launch();
+const PASSWORD = env.AGENT_PASSWORD;
+const online = async (page) => { await page.locator("#conn:not(.off)").waitFor(); return page; };
+
+try {
+  const lin = await online(await signIn(browser, "lin", PASSWORD));
+
+  step("a visitor writes from the widget");
+  const vctx = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+  const host = watch(await vctx.newPage());
+  await host.goto(env.HOST_URL);
+  await host.locator("#livedesk-launcher").click();
+  const widget = host.frameLocator("#livedesk-frame");
+  await widget.locator("#ld-intro").waitFor();
+  await widget.locator('#ld-intro input[name="name"]').fill("Vera");
+  await widget.locator('#ld-intro button[type="submit"]').click();
+  await widget.locator("#ld-input").fill("My parcel is lost");
+  await widget.locator("#ld-input").press("Enter");
+  await widget.locator(".msg.mine:not(.pending)", { hasText: "My parcel is lost" }).waitFor();
+
+  step("lin writes a private note: shown as a note, to agents only");
+  await lin.locator("#mine li", { hasText: "Vera" }).click();
+  await lin.locator("#messages .bubble", { hasText: "My parcel is lost" }).waitFor();
+  await lin.locator("#note-toggle").check();
+  await lin.locator("#input").fill("SECRET-NOTE refund approved by finance");
+  await lin.locator("#input").press("Enter");
+  const note = lin.locator("#messages .msg.note:not(.pending)", { hasText: "SECRET-NOTE" });
+  await note.waitFor();
+  assert.match(await note.locator(".meta").textContent(), /Note/);
+  await lin.locator("#note-toggle").uncheck();
+  await lin.locator("#input").fill("Checking that for you now");
+  await lin.locator("#input").press("Enter");
+  await widget.locator(".msg.theirs", { hasText: "Checking that for you now" }).waitFor();
+  await widget.locator("#ld-input").fill("thanks");
+  await widget.locator("#ld-input").press("Enter");
+  await lin.locator("#messages .bubble", { hasText: "thanks" }).waitFor();
+  const order = await lin.locator("#messages .bubble").allTextContents();
+  assert.deepEqual(order, ["My parcel is lost", "SECRET-NOTE refund approved by finance", "Checking that for you now", "thanks"]);
+  const visitorText = async () => (await widget.locator("body").textContent()) + (await host.content());
+  assert.ok(!(await visitorText()).includes("SECRET-NOTE"), "the note is nowhere in the visitor's page");
+
+  step("after a reload the visitor's history has no note either");
+  await host.reload();
+  await host.locator("#livedesk-launcher").click();
+  await widget.locator(".msg.theirs", { hasText: "Checking that for you now" }).waitFor();
+  await widget.locator(".msg.mine", { hasText: "thanks" }).waitFor();
+  assert.ok(!(await visitorText()).includes("SECRET-NOTE"));
+
+  step("a room: lin mentions wang; wang sees a mention badge, then the message marked");
+  const wang = await online(await signIn(browser, "wang", PASSWORD));
+  await wang.locator("#rooms li", { hasText: "# support" }).waitFor();
+  await lin.locator("#rooms li", { hasText: "# support" }).click();
+  await lin.locator("#room-pane:not([hidden])").waitFor();
+  assert.ok(await lin.locator("#chat").isHidden(), "one pane at a time");
+  await lin.locator("#room-input").fill("@wang can you take my chats at 6?");
+  await lin.locator("#room-input").press("Enter");
+  await lin.locator("#room-messages .msg:not(.pending)", { hasText: "take my chats" }).waitFor();
+  await wang.locator("#rooms li", { hasText: "# support" }).locator(".badge.mention", { hasText: "@1" }).waitFor();
+  await wang.locator("#rooms li", { hasText: "# support" }).click();
+  const got = wang.locator("#room-messages .msg.mentioned", { hasText: "take my chats" });
+  await got.waitFor();
+  assert.equal(await got.locator("mark").textContent(), "@wang");
+  assert.equal(await wang.locator("#rooms li", { hasText: "# support" }).locator(".badge.mention").count(), 0);
+
+  step("typing shows to the other member; a reply comes back");
+  await wang.locator("#room-input").type("sure");
+  await lin.locator("#room-typing:not([hidden])", { hasText: "wang" }).waitFor();
+  await wang.locator("#room-input").press("Enter");
+  await lin.locator("#room-messages .msg", { hasText: "sure" }).waitFor();
+
+  step("away from the room, a new message counts as unread");
+  await lin.locator("#mine li", { hasText: "Vera" }).click();
+  await lin.locator("#room-pane").waitFor({ state: "hidden" });
+  await wang.locator("#room-input").fill("done, all yours");
+  await wang.locator("#room-input").press("Enter");
+  await lin.locator("#rooms li", { hasText: "# support" }).locator(".badge.unread", { hasText: "1" }).waitFor();
+  await lin.screenshot({ path: `${env.SCREENSHOTS_DIR}/rooms.png` });
+
+  step("all good");
+  await browser.close();
+} catch (e) {
+  await fail(browser, e);
+}
