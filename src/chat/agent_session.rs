@@ -17,6 +17,7 @@ use crate::storage::messages::OwnedNewMessage;
 use crate::storage::{agents, announcements, conversations, rooms, StorageError};
 
 mod ending;
+mod history;
 mod notes;
 mod room_frames;
 pub use ending::REAUTHORIZE;
@@ -96,7 +97,6 @@ impl AgentSession {
         self.send(&AgentOut::Error(e), ctx);
     }
 
-    /// Sends the history of a conversation (read access already granted).
     /// Joins the Desk: its snapshot goes out as `welcome` (the dashboard
     /// catches up on history from there). Again after the cluster link was
     /// lost or the leader changed, the socket staying open.
@@ -156,33 +156,6 @@ impl AgentSession {
                 act.send_recent(ctx);
             }
             Err(_) => ctx.stop(),
-        }));
-    }
-
-    fn send_history(
-        &self,
-        conversation: ConversationId,
-        after: Option<i64>,
-        before: Option<i64>,
-        limit: i64,
-        ctx: &mut Context<Self>,
-    ) {
-        let cx = self.cx.clone();
-        let fut = async move {
-            cx.storage
-                .run(move |db| notes::page(db, conversation, after, before, limit))
-                .await
-        };
-        // In order: a conversation's history comes before whatever frame follows it.
-        ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {
-            Ok(msgs) => {
-                let frame = AgentOut::History {
-                    conversation_id: conversation.0,
-                    messages: msgs,
-                };
-                act.send(&frame, ctx);
-            }
-            Err(e) => act.error(storage_failure(&e, conversation.0), ctx),
         }));
     }
 
@@ -316,40 +289,6 @@ impl AgentSession {
                 ErrorBody::new(code::UNAVAILABLE, "please try again shortly"),
                 ctx,
             ),
-        }));
-    }
-
-    fn history(
-        &mut self,
-        id: ConversationId,
-        after: Option<i64>,
-        before: Option<i64>,
-        limit: i64,
-        ctx: &mut Context<Self>,
-    ) {
-        let cx = self.cx.clone();
-        let card = self.card.clone();
-        let fut = async move {
-            let access = cx
-                .authorize(&card, id, false)
-                .await
-                .map_err(|e| failure(e, id.0))?;
-            if access == Access::NotLive {
-                // Closed (or unknown): only its last agent, or an admin, may read it.
-                let conv = cx
-                    .storage
-                    .run(move |db| conversations::find(db, id))
-                    .await
-                    .map_err(|e| storage_failure(&e, id.0))?;
-                if !(card.is_admin || conv.assignment.agent == Some(card.id)) {
-                    return Err(failure(ChatError::Forbidden, id.0));
-                }
-            }
-            Ok(())
-        };
-        ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {
-            Ok(()) => act.send_history(id, after, before, limit, ctx),
-            Err(e) => act.error(e, ctx),
         }));
     }
 

@@ -2,12 +2,14 @@
 //! the public contract (docs/protocol.md documents each frame).
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::domain::{ConversationStatus, Sender};
 use crate::storage::messages::Message;
 
+mod codec;
 mod rooms;
+pub use codec::{cap, code, parse, preview, to_text, ErrorBody};
 pub use rooms::{AnnouncementView, NoticeView, RoomMessageView, RoomView};
 
 pub fn rfc3339(t: NaiveDateTime) -> String {
@@ -405,151 +407,5 @@ pub enum AgentOut {
     Error(ErrorBody),
 }
 
-/// `error {code, message}`; `client_id` / `conversation_id` say which request failed.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct ErrorBody {
-    pub code: &'static str,
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub conversation_id: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub room_id: Option<i64>,
-}
-
-impl ErrorBody {
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            client_id: None,
-            conversation_id: None,
-            room_id: None,
-        }
-    }
-    pub fn client(mut self, id: impl Into<String>) -> Self {
-        self.client_id = Some(id.into());
-        self
-    }
-    pub fn conversation(mut self, id: i64) -> Self {
-        self.conversation_id = Some(id);
-        self
-    }
-    pub fn room(mut self, id: i64) -> Self {
-        self.room_id = Some(id);
-        self
-    }
-}
-
-/// Stable error codes (the contract).
-pub mod code {
-    pub const BAD_JSON: &str = "bad_json";
-    pub const UNKNOWN_TYPE: &str = "unknown_type";
-    pub const BAD_FRAME: &str = "bad_frame";
-    pub const HELLO_REQUIRED: &str = "hello_required";
-    pub const ALREADY_HELLO: &str = "already_hello";
-    pub const BINARY_UNSUPPORTED: &str = "binary_unsupported";
-    pub const EMPTY_BODY: &str = "empty_body";
-    pub const BODY_TOO_LONG: &str = "body_too_long";
-    pub const BAD_CLIENT_ID: &str = "bad_client_id";
-    pub const RATE_LIMITED: &str = "rate_limited";
-    pub const FORBIDDEN: &str = "forbidden";
-    pub const NOT_FOUND: &str = "not_found";
-    pub const ALREADY_ASSIGNED: &str = "already_assigned";
-    pub const AGENT_OFFLINE: &str = "agent_offline";
-    pub const CLOSED: &str = "closed";
-    pub const CONFLICT: &str = "conflict";
-    pub const UNAVAILABLE: &str = "unavailable";
-    pub const TOO_MANY_CONNECTIONS: &str = "too_many_connections";
-    pub const TOO_MANY_CONVERSATIONS: &str = "too_many_conversations";
-    /// A field out of bounds (a room message's body).
-    pub const VALIDATION: &str = "validation";
-}
-
-/// Parses one client frame; every failure has a stable code.
-pub fn parse<T: DeserializeOwned>(text: &str, known: &[&str]) -> Result<T, ErrorBody> {
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| ErrorBody::new(code::BAD_JSON, format!("not valid JSON: {e}")))?;
-    let ty = match value.get("type") {
-        Some(serde_json::Value::String(t)) => t.clone(),
-        _ => {
-            return Err(ErrorBody::new(
-                code::BAD_FRAME,
-                "a frame is a JSON object with a string field 'type'",
-            ))
-        }
-    };
-    if !known.contains(&ty.as_str()) {
-        let shown: String = ty.chars().take(40).collect();
-        return Err(ErrorBody::new(
-            code::UNKNOWN_TYPE,
-            format!("unknown frame type '{shown}'"),
-        ));
-    }
-    serde_json::from_value(value)
-        .map_err(|e| ErrorBody::new(code::BAD_FRAME, format!("bad '{ty}' frame: {e}")))
-}
-
-pub fn to_text<T: Serialize>(frame: &T) -> String {
-    // Our frame types contain only strings, numbers and maps: serialising cannot fail.
-    serde_json::to_string(frame)
-        .unwrap_or_else(|_| r#"{"type":"error","code":"internal","message":"encoding"}"#.into())
-}
-
-/// Bounds a visitor-supplied string (no error: page URLs can be long).
-pub fn cap(s: Option<String>, max_chars: usize) -> Option<String> {
-    s.map(|v| {
-        v.trim()
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(max_chars)
-            .collect::<String>()
-    })
-    .filter(|v| !v.is_empty())
-}
-
-pub fn preview(body: &str) -> String {
-    body.chars().take(120).collect()
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parse_gives_stable_codes() {
-        let p = |t: &str| parse::<VisitorIn>(t, VISITOR_TYPES).unwrap_err().code;
-        assert_eq!(p("{"), code::BAD_JSON);
-        assert_eq!(p("[]"), code::BAD_FRAME);
-        assert_eq!(p(r#"{"type": 5}"#), code::BAD_FRAME);
-        assert_eq!(p(r#"{"type":"dance"}"#), code::UNKNOWN_TYPE);
-        assert_eq!(p(r#"{"type":"message","body":"hi"}"#), code::BAD_FRAME);
-        assert_eq!(
-            p(r#"{"type":"message","client_id":1,"body":"hi"}"#),
-            code::BAD_FRAME
-        );
-        assert!(matches!(
-            parse::<VisitorIn>(r#"{"type":"hello","token":null}"#, VISITOR_TYPES).unwrap(),
-            VisitorIn::Hello { token: None, .. }
-        ));
-    }
-
-    #[test]
-    fn frames_serialise_with_their_type_tag() {
-        let f = VisitorOut::Queued { conversation_id: 3 };
-        assert_eq!(to_text(&f), r#"{"type":"queued","conversation_id":3}"#);
-        let e = VisitorOut::Error(ErrorBody::new(code::EMPTY_BODY, "empty").client("c1"));
-        assert_eq!(
-            to_text(&e),
-            r#"{"type":"error","code":"empty_body","message":"empty","client_id":"c1"}"#
-        );
-    }
-
-    #[test]
-    fn cap_trims_and_bounds() {
-        assert_eq!(cap(Some("  Lin\u{7} ".into()), 64), Some("Lin".into()));
-        assert_eq!(cap(Some("   ".into()), 64), None);
-        assert_eq!(cap(Some("x".repeat(100)), 10).unwrap().len(), 10);
-    }
-}
+mod tests;

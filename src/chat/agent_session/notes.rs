@@ -1,6 +1,6 @@
 //! Private notes on the agent socket: written like a message (same checks,
 //! stored, then delivered and acknowledged) but into the notes table, which no
-//! visitor path reads; and a conversation's history with its notes merged in.
+//! visitor path reads.
 
 use actix::prelude::*;
 
@@ -9,12 +9,8 @@ use crate::chat::messages::*;
 use crate::chat::protocol::*;
 use crate::domain::message::{ClientId, MessageBody};
 use crate::domain::ConversationId;
-use crate::storage::messages::{self as store, Message};
-use crate::storage::notes::{self, Note};
-use crate::storage::{conversations, DbConnection, StorageResult};
-
-/// Notes in one page of history, at most.
-const NOTES_MAX: i64 = 200;
+use crate::storage::conversations;
+use crate::storage::notes;
 
 impl AgentSession {
     /// Stores a note, then the Dispatcher delivers it to the owner's other
@@ -112,51 +108,4 @@ fn write(
             ))
         })
     }
-}
-
-/// One page of a conversation for an agent: `limit` public messages (after
-/// `after`, before `before`, or the newest) and the notes among them. A note
-/// at `seq` s follows message s, so a page of messages s1..=s2 holds the
-/// notes with s1 <= seq <= s2 (and, at either end of the conversation,
-/// those beyond): paging by the messages' `seq` as before finds every note.
-pub fn page(
-    db: &mut DbConnection,
-    id: ConversationId,
-    after: Option<i64>,
-    before: Option<i64>,
-    limit: i64,
-) -> StorageResult<Vec<MessageView>> {
-    let (msgs, from, to) = match (after, before) {
-        (Some(a), None) => {
-            let m = store::after(db, id, a, limit)?;
-            let to = match m.last() {
-                Some(last) if m.len() as i64 == limit => last.seq,
-                _ => i64::MAX,
-            };
-            (m, a, to)
-        }
-        (_, b) => {
-            let b = b.unwrap_or(i64::MAX);
-            let m = store::before(db, id, b, limit)?;
-            let from = match m.first() {
-                Some(first) if m.len() as i64 == limit => first.seq,
-                _ => i64::MIN,
-            };
-            (m, from, b)
-        }
-    };
-    let n = notes::between(db, id, from, to, NOTES_MAX)?;
-    Ok(merge(&msgs, &n))
-}
-
-/// Messages and notes in conversation order: a note after the message whose
-/// `seq` it carries.
-fn merge(msgs: &[Message], notes: &[Note]) -> Vec<MessageView> {
-    let mut out: Vec<(i64, u8, i64, MessageView)> = msgs
-        .iter()
-        .map(|m| (m.seq, 0, m.id.0, MessageView::from(m)))
-        .chain(notes.iter().map(|n| (n.seq, 1, n.id, MessageView::note(n))))
-        .collect();
-    out.sort_by_key(|(seq, kind, id, _)| (*seq, *kind, *id));
-    out.into_iter().map(|(_, _, _, v)| v).collect()
 }
