@@ -184,6 +184,11 @@ pub struct Settings {
     #[arg(long, env = "LIVEDESK_TEST_CAPTCHA", hide_env_values = true)]
     pub test_captcha: Option<Secret>,
 
+    /// Open conversations an agent may have at once, unless an admin set its
+    /// own (0: no limit). New conversations skip agents at capacity.
+    #[arg(long, env = "LIVEDESK_AGENT_CAPACITY", default_value_t = 0)]
+    pub agent_capacity: u32,
+
     /// How a new conversation picks its agent.
     #[arg(long, env = "LIVEDESK_ASSIGNMENT", value_enum, default_value_t = crate::domain::Strategy::Random)]
     pub assignment: crate::domain::Strategy,

@@ -224,6 +224,7 @@ impl Application {
                 settings.new_conversations_per_ip,
             ),
             notices: Default::default(),
+            agent_capacity: settings.agent_capacity,
         });
         let state = web::Data::new(AppState {
             storage: storage.clone(),

@@ -36,7 +36,7 @@
     errorText: function (code, T) {
       var known = { forbidden: T.err_forbidden, not_found: T.err_not_found, already_assigned: T.err_already_assigned,
                     agent_offline: T.err_agent_offline, closed: T.err_closed, rate_limited: T.err_rate_limited,
-                    unavailable: T.err_unavailable };
+                    unavailable: T.err_unavailable, at_capacity: T.err_at_capacity };
       return known[code] || T.err_generic;
     },
     /// When to try a dropped socket again: 1 s, doubling to 15 s, with up to

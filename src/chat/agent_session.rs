@@ -70,6 +70,9 @@ impl AgentSession {
             id: agent.id,
             name: agent.display_name.clone(),
             is_admin: agent.is_admin(),
+            capacity: agent
+                .capacity
+                .map_or(cx.agent_capacity, |c| c.max(0) as u32),
         };
         let role = agent.role;
         AgentSession::create(|ctx| {

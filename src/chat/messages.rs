@@ -59,6 +59,9 @@ pub struct AgentCard {
     pub id: AgentId,
     pub name: String,
     pub is_admin: bool,
+    /// Open conversations this agent may have at once; 0: no limit.
+    #[serde(default)]
+    pub capacity: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -69,6 +72,8 @@ pub enum ChatError {
     NotFound,
     #[error("the conversation already has an agent")]
     AlreadyAssigned,
+    #[error("that agent has as many open conversations as it may")]
+    AtCapacity,
     #[error("that agent is not online")]
     AgentOffline,
     #[error("the conversation is closed")]
@@ -87,6 +92,7 @@ impl ChatError {
             ChatError::Forbidden => code::FORBIDDEN,
             ChatError::NotFound => code::NOT_FOUND,
             ChatError::AlreadyAssigned => code::ALREADY_ASSIGNED,
+            ChatError::AtCapacity => code::AT_CAPACITY,
             ChatError::AgentOffline => code::AGENT_OFFLINE,
             ChatError::Closed => code::CLOSED,
             ChatError::Conflict => code::CONFLICT,

@@ -60,6 +60,8 @@ pub struct ChatContext {
     pub visitor_limits: std::sync::Arc<limits::VisitorLimits>,
     /// The team's current notice to visitors.
     pub notices: notices::Notices,
+    /// Open conversations per agent unless its own is set (0: no limit).
+    pub agent_capacity: u32,
 }
 
 impl ChatContext {

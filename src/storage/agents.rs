@@ -15,6 +15,8 @@ pub struct Agent {
     pub active: bool,
     pub created_at: NaiveDateTime,
     pub last_login_at: Option<NaiveDateTime>,
+    /// Open conversations at once; `None`: the node's default; 0: no limit.
+    pub capacity: Option<i32>,
 }
 
 impl Agent {
@@ -33,6 +35,7 @@ struct AgentRow {
     active: bool,
     created_at: NaiveDateTime,
     last_login_at: Option<NaiveDateTime>,
+    capacity: Option<i32>,
 }
 
 impl From<AgentRow> for Agent {
@@ -46,6 +49,7 @@ impl From<AgentRow> for Agent {
             active: r.active,
             created_at: r.created_at,
             last_login_at: r.last_login_at,
+            capacity: r.capacity,
         }
     }
 }
@@ -144,6 +148,18 @@ pub fn update_profile(
         found(n)?;
         find(c, id)
     })
+}
+
+/// Sets the agent's capacity (`None`: the default).
+pub fn set_capacity(
+    conn: &mut DbConnection,
+    id: AgentId,
+    capacity: Option<i32>,
+) -> StorageResult<()> {
+    let n = diesel::update(agents::table.find(id.0))
+        .set(agents::capacity.eq(capacity))
+        .execute(conn)?;
+    found(n)
 }
 
 /// Enables or disables; refuses to disable the last active admin.

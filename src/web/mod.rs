@@ -88,6 +88,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::post().to(pages::admin_agent::reset_password),
     )
     .route(
+        "/admin/agents/{id}/capacity",
+        web::post().to(pages::admin_agent::set_capacity),
+    )
+    .route(
         "/admin/agents/{id}/active",
         web::post().to(pages::admin_agent::set_active),
     )

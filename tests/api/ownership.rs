@@ -64,6 +64,7 @@ async fn an_assignment_that_loses_to_the_row_follows_the_row(backend: Backend) {
         id: app.agent("lin").await.id,
         name: "lin".into(),
         is_admin: false,
+        capacity: 0,
     };
     let may = app
         .dispatcher

@@ -110,21 +110,29 @@ impl AgentSession {
                 })
                 .await
         };
-        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
-            Ok((a, _)) if !a.active => {
-                act.cx.dispatcher.do_send(KickAgent { agent: id });
-                act.close_for(CloseReason::Disabled, ctx);
+        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
+            match res {
+                Ok((a, _)) if !a.active => {
+                    act.cx.dispatcher.do_send(KickAgent { agent: id });
+                    act.close_for(CloseReason::Disabled, ctx);
+                }
+                Err(StorageError::NotFound) => {
+                    act.cx.dispatcher.do_send(KickAgent { agent: id });
+                    act.close_for(CloseReason::Disabled, ctx);
+                }
+                Ok((_, false)) => act.close_for(CloseReason::SessionEnded, ctx),
+                Ok((a, true))
+                    if a.role != act.role
+                        || a.display_name != act.card.name
+                        || a.capacity
+                            .map_or(act.cx.agent_capacity, |c| c.max(0) as u32)
+                            != act.card.capacity =>
+                {
+                    act.close_for(CloseReason::Reauthorize, ctx)
+                }
+                Ok(_) => {}
+                Err(_) => {} // the database blinked; ask again next time
             }
-            Err(StorageError::NotFound) => {
-                act.cx.dispatcher.do_send(KickAgent { agent: id });
-                act.close_for(CloseReason::Disabled, ctx);
-            }
-            Ok((_, false)) => act.close_for(CloseReason::SessionEnded, ctx),
-            Ok((a, true)) if a.role != act.role || a.display_name != act.card.name => {
-                act.close_for(CloseReason::Reauthorize, ctx)
-            }
-            Ok(_) => {}
-            Err(_) => {} // the database blinked; ask again next time
         }));
     }
 }

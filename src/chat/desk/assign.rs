@@ -199,6 +199,7 @@ impl Desk {
             id: agent,
             name: self.agent_name(agent),
             is_admin: false,
+            capacity: 0,
         };
         let grace = self.cfg.grace;
         self.roster.add_absent(card, now + grace_delta(grace));
@@ -221,6 +222,8 @@ impl Desk {
             // A claim that arrives after its socket left would leave an
             // owner nobody waits for: only a connected agent may claim.
             None if !self.roster.agent_online(agent.id) => Err(ChatError::AgentOffline),
+            // Admins may take one beyond their capacity.
+            None if !agent.is_admin && self.full(agent.id) => Err(ChatError::AtCapacity),
             None => self.assign(id, agent.id, now),
         }
     }
@@ -239,7 +242,12 @@ impl Desk {
         if !self.roster.agent_online(to) {
             return Err(ChatError::AgentOffline);
         }
+        if !by.is_admin && c.assignment.agent != Some(to) && self.full(to) {
+            return Err(ChatError::AtCapacity);
+        }
         self.assign(id, to, now)?;
+        // The one who handed it on may have room for the queue now.
+        self.drain_queue(now);
         self.broadcast_presence();
         Ok(())
     }
@@ -254,6 +262,8 @@ impl Desk {
     ) -> Result<(), ChatError> {
         self.check(by, id, false)?;
         self.close_now(id, now)?;
+        // A closed conversation frees its agent's capacity.
+        self.drain_queue(now);
         self.broadcast_presence();
         tracing::info!(conversation_id = %id, by = %by.id, "conversation closed");
         Ok(())
@@ -276,6 +286,7 @@ impl Desk {
             .filter(|id| self.close_now(**id, now).is_ok())
             .count();
         tracing::info!(by = %by.id, closed, "queued conversations closed in bulk");
+        self.drain_queue(now);
         self.broadcast_presence();
         closed
     }

@@ -15,6 +15,8 @@ mod roster;
 mod views;
 
 #[cfg(test)]
+mod capacity_tests;
+#[cfg(test)]
 mod props;
 #[cfg(test)]
 pub(crate) mod testkit;

@@ -31,6 +31,14 @@ enum Op {
     Flush,
 }
 
+/// Agents 1 and 4 may have one open conversation, 2 two, 3 any number.
+fn capped(a: i64) -> AgentCard {
+    AgentCard {
+        capacity: (a % 3) as u32,
+        ..card(a)
+    }
+}
+
 fn op() -> impl Strategy<Value = Op> {
     let agent = 1i64..5;
     prop_oneof![
@@ -114,7 +122,7 @@ impl World {
             Op::AgentJoin(a) => {
                 let s = self.session();
                 self.agent_sockets.push((s, a));
-                let snap = self.desk.agent_join(now, s, &card(a));
+                let snap = self.desk.agent_join(now, s, &capped(a));
                 for c in snap.queue {
                     self.listed
                         .entry(ConversationId(c.id))
@@ -388,6 +396,13 @@ impl World {
             queue, queued,
             "the queue is the unowned open ones, oldest first"
         );
+        for (a, n) in &loads {
+            let cap = capped(a.0).capacity as usize;
+            assert!(
+                cap == 0 || *n <= cap,
+                "{a} holds {n}, over its capacity {cap}"
+            );
+        }
         let held: BTreeMap<AgentId, usize> = d.loads.iter().map(|(a, n)| (*a, *n)).collect();
         assert_eq!(held, loads, "loads count owned conversations");
         if !d.queue.is_empty() {

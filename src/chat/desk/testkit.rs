@@ -30,6 +30,7 @@ pub(super) fn card(id: i64) -> AgentCard {
         id: AgentId(id),
         name: format!("agent {id}"),
         is_admin: false,
+        capacity: 0,
     }
 }
 

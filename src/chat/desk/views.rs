@@ -85,11 +85,18 @@ impl Desk {
         self.roster
             .online()
             .filter(|a| a.status == AgentStatus::Online && Some(a.card.id) != exclude)
+            .filter(|a| !self.full(a.card.id))
             .map(|a| Candidate {
                 agent: a.card.id,
                 load: self.load(a.card.id),
             })
             .collect()
+    }
+
+    /// Has the agent as many open conversations as its capacity allows?
+    pub(super) fn full(&self, agent: AgentId) -> bool {
+        let cap = self.roster.agent(agent).map_or(0, |a| a.card.capacity);
+        cap > 0 && self.load(agent) >= cap as usize
     }
 
     /// The conversations waiting in the queue, oldest first.

@@ -55,6 +55,8 @@ pub mod code {
     pub const FORBIDDEN: &str = "forbidden";
     pub const NOT_FOUND: &str = "not_found";
     pub const ALREADY_ASSIGNED: &str = "already_assigned";
+    /// A claim or transfer would give an agent more than its capacity.
+    pub const AT_CAPACITY: &str = "at_capacity";
     pub const AGENT_OFFLINE: &str = "agent_offline";
     pub const CLOSED: &str = "closed";
     pub const CONFLICT: &str = "conflict";

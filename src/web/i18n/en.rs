@@ -1,6 +1,9 @@
 use super::{JsText, Strings};
 
 pub static EN: Strings = Strings {
+    capacity: "Capacity",
+    capacity_hint: "Open conversations at once. Empty: the default; 0: no limit.",
+    err_capacity: "Capacity must be empty or a number from 0 to 1000.",
     rooms_title: "Team rooms",
     announcements_title: "Announcements",
     col_name: "Name",
@@ -124,6 +127,7 @@ pub static EN: Strings = Strings {
     outcome_rate_limited: "refused: too many failures",
 
     js: JsText {
+        err_at_capacity: "You have as many open conversations as you may: close one first.",
         rooms: "Team rooms",
         no_rooms: "No rooms yet.",
         room_placeholder: "Message the room… (@name to mention)",

@@ -88,6 +88,9 @@ impl FromRequest for Lang {
 }
 
 pub struct Strings {
+    pub capacity: &'static str,
+    pub capacity_hint: &'static str,
+    pub err_capacity: &'static str,
     pub rooms_title: &'static str,
     pub announcements_title: &'static str,
     pub col_name: &'static str,
@@ -218,6 +221,7 @@ pub struct Strings {
 /// UI text for the scripts. `{name}`, `{old}`, `{new}`, `{id}` are filled in by the script.
 #[derive(serde::Serialize)]
 pub struct JsText {
+    pub err_at_capacity: &'static str,
     pub rooms: &'static str,
     pub no_rooms: &'static str,
     pub room_placeholder: &'static str,

@@ -1,6 +1,9 @@
 use super::{JsText, Strings};
 
 pub static ZH: Strings = Strings {
+    capacity: "接待上限",
+    capacity_hint: "同时接待的会话数。留空：使用默认值；0：不限。",
+    err_capacity: "接待上限须留空或为 0 到 1000 的数字。",
     rooms_title: "团队群组",
     announcements_title: "公告",
     col_name: "名称",
@@ -124,6 +127,7 @@ pub static ZH: Strings = Strings {
     outcome_rate_limited: "已拒绝：失败次数过多",
 
     js: JsText {
+        err_at_capacity: "你的会话数已达上限：请先结束一个会话。",
         rooms: "团队群组",
         no_rooms: "还没有群组。",
         room_placeholder: "发消息到群组…（@用户名 提及）",

@@ -27,6 +27,8 @@ pub struct AgentRow {
     pub active: bool,
     pub last_login: String,
     pub created: String,
+    /// The agent's own capacity, empty for the default.
+    pub capacity: String,
 }
 
 impl AgentRow {
@@ -43,6 +45,7 @@ impl AgentRow {
             active: a.active,
             last_login: format_time(a.last_login_at, t.never),
             created: format_time(Some(a.created_at), t.never),
+            capacity: a.capacity.map(|c| c.to_string()).unwrap_or_default(),
         }
     }
 }
@@ -290,6 +293,7 @@ pub async fn close_queue(
         id: cx.admin.id,
         name: cx.admin.display_name.clone(),
         is_admin: true,
+        capacity: 0,
     };
     let unavailable = |_: actix::MailboxError| WebError::Unavailable("dispatcher");
     let queued = state

@@ -43,6 +43,14 @@ pub struct PasswordForm {
 }
 
 #[derive(Deserialize)]
+pub struct CapacityForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    capacity: String,
+}
+
+#[derive(Deserialize)]
 pub struct ActiveForm {
     #[serde(default)]
     csrf_token: String,
@@ -59,7 +67,7 @@ macro_rules! csrf_forms {
         }
     )*};
 }
-csrf_forms!(ProfileForm, PasswordForm, ActiveForm);
+csrf_forms!(ProfileForm, PasswordForm, ActiveForm, CapacityForm);
 
 async fn load(state: &AppState, id: i64) -> Result<Agent, WebError> {
     state
@@ -145,6 +153,40 @@ pub async fn update(
     }
     .await;
     finish(&cx, &state, id, result).await
+}
+
+/// POST /admin/agents/{id}/capacity: empty for the default, else 0..=1000.
+/// Open sockets reconnect (4001) to carry the new capacity to the Desk.
+pub async fn set_capacity(
+    post: AdminPost<CapacityForm>,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    let AdminPost { cx, form } = post;
+    let id = *id;
+    load(&state, id).await?;
+    let raw = form.capacity.trim();
+    let capacity = match raw {
+        "" => None,
+        n => match n.parse::<i32>() {
+            Ok(c) if (0..=1000).contains(&c) => Some(c),
+            _ => {
+                let agent = load(&state, id).await?;
+                let t = cx.lang.strings();
+                return edit_page(&cx, &agent, StatusCode::BAD_REQUEST, Some(t.err_capacity)).await;
+            }
+        },
+    };
+    state
+        .storage
+        .run(move |c| agents::set_capacity(c, AgentId(id), capacity))
+        .await?;
+    state
+        .agent_sockets
+        .close(AgentId(id), Logins::All, CloseReason::Reauthorize);
+    tracing::info!(admin = %cx.admin.id, agent_id = id, ?capacity, "agent capacity changed");
+    session::set_flash(&cx.s, Flash::Saved)?;
+    Ok(see_other(&format!("/admin/agents/{id}")))
 }
 
 pub async fn reset_password(
