@@ -481,7 +481,7 @@
   // What the rooms panel needs from the dashboard: the socket, and turns.
   var hooks = {};
   window.livedeskDesk = {
-    T: T, send: send, hooks: hooks,
+    T: T, send: send, hooks: hooks, selected: function () { return selected; },
     deselect: function () { saveDraft(); selected = null; el.chat.hidden = true; el.details.hidden = true; renderLists(); }
   };
 

@@ -6,6 +6,7 @@ pub mod agents;
 pub mod announcements;
 pub mod arrivals;
 pub mod assignments;
+pub mod canned;
 pub mod connection;
 pub mod conversations;
 pub mod login_attempts;

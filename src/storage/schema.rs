@@ -170,6 +170,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    canned_responses (id) {
+        id -> BigInt,
+        owner_id -> Nullable<BigInt>,
+        shortcut -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(notes -> conversations (conversation_id));
 diesel::joinable!(room_members -> rooms (room_id));
 diesel::joinable!(room_members -> agents (agent_id));
@@ -190,4 +200,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     room_messages,
     room_mentions,
     announcements,
+    canned_responses,
 );

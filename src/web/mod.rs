@@ -95,6 +95,35 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/admin/agents/{id}/active",
         web::post().to(pages::admin_agent::set_active),
     )
+    .route("/agent/canned", web::get().to(pages::canned::list::<false>))
+    .route("/agent/canned", web::post().to(pages::canned::add::<false>))
+    .route("/agent/canned.json", web::get().to(pages::canned::offers))
+    .route(
+        "/agent/canned/export.json",
+        web::get().to(pages::canned::export_json::<false>),
+    )
+    .route(
+        "/agent/canned/import",
+        web::post().to(pages::canned::import::<false>),
+    )
+    .route(
+        "/agent/canned/{id}/delete",
+        web::post().to(pages::canned::delete::<false>),
+    )
+    .route("/admin/canned", web::get().to(pages::canned::list::<true>))
+    .route("/admin/canned", web::post().to(pages::canned::add::<true>))
+    .route(
+        "/admin/canned/export.json",
+        web::get().to(pages::canned::export_json::<true>),
+    )
+    .route(
+        "/admin/canned/import",
+        web::post().to(pages::canned::import::<true>),
+    )
+    .route(
+        "/admin/canned/{id}/delete",
+        web::post().to(pages::canned::delete::<true>),
+    )
     .route("/admin/rooms", web::get().to(pages::admin_rooms::show))
     .route("/admin/rooms", web::post().to(pages::admin_rooms::create))
     .route(

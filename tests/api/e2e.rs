@@ -196,14 +196,27 @@ async fn the_dashboard_and_widget_hold_up_in_daily_use() {
     .await;
 }
 
-/// Private notes and team rooms as agents use them, and the visitor's page
-/// never showing a note.
+/// Private notes, saved replies and team rooms as agents use them, and the
+/// visitor's page never showing a note.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notes_and_rooms_in_chromium() {
     let app = spawn_app(Backend::Postgres).await;
     let lin = app.add_agent("lin", PW, Role::Agent).await;
     let wang = app.add_agent("wang", PW, Role::Agent).await;
     crate::rooms::make_room(&app, "support", &[lin.id, wang.id]).await;
+    let now = app.clock.now_naive();
+    app.storage
+        .run(move |db| {
+            let replies = [
+                ("thanks", "Thank you, {visitor.name|there}!"),
+                ("bye", "Have a nice day. {agent.name}"),
+                ("退款", "退款将在 5 天内到账。"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()));
+            livedesk::storage::canned::put(db, None, &replies, now)
+        })
+        .await
+        .unwrap();
     let host_port = host_site(app.port).await;
     let shots = std::env::var("LIVEDESK_SCREENSHOTS")
         .map(PathBuf::from)

@@ -5,6 +5,7 @@ mod helpers;
 
 mod admin;
 mod bootstrap;
+mod canned;
 mod capacity;
 mod chat;
 mod cli;

@@ -46,6 +46,25 @@ try {
   const visitorText = async () => (await widget.locator("body").textContent()) + (await host.content());
   assert.ok(!(await visitorText()).includes("SECRET-NOTE"), "the note is nowhere in the visitor's page");
 
+  step("the / picker fills in saved replies, two in one message, Chinese too");
+  await lin.locator("#input").fill("");
+  await lin.locator("#input").type("/THÁN");
+  await lin.locator("#canned-picker li.active", { hasText: "/thanks" }).waitFor();
+  await lin.locator("#input").press("Enter");
+  assert.equal(await lin.locator("#input").inputValue(), "Thank you, Vera!");
+  assert.ok(await lin.locator("#canned-picker").isHidden());
+  await lin.locator("#input").type(" /by");
+  await lin.locator("#canned-picker li.active", { hasText: "/bye" }).waitFor();
+  await lin.locator("#input").press("Tab");
+  assert.equal(await lin.locator("#input").inputValue(), "Thank you, Vera! Have a nice day. lin");
+  await lin.locator("#input").press("Enter");
+  await widget.locator(".msg.theirs", { hasText: "Thank you, Vera! Have a nice day. lin" }).waitFor();
+  await lin.locator("#input").type("/退");
+  await lin.locator("#canned-picker li.active", { hasText: "退款将在" }).waitFor();
+  await lin.locator("#input").press("Escape");
+  assert.equal(await lin.locator("#input").inputValue(), "/退", "Escape keeps what was typed");
+  await lin.locator("#input").fill("");
+
   step("after a reload the visitor's history has no note either");
   await host.reload();
   await host.locator("#livedesk-launcher").click();

@@ -1,6 +1,18 @@
 use super::{JsText, Strings};
 
 pub static EN: Strings = Strings {
+    canned_title: "Saved replies",
+    canned_shared_title: "Shared saved replies",
+    col_shortcut: "Shortcut",
+    canned_hint: "Type / in the reply box to use them. Placeholders: {visitor.name}, {visitor.email}, {agent.name}; a fallback after |, e.g. {visitor.name|there}.",
+    import_json: "Import (JSON)",
+    export_json: "Export as JSON",
+    import: "Import",
+    err_shortcut: "A shortcut is 1-32 characters without spaces.",
+    err_canned_body: "The text must be 1-4096 bytes.",
+    err_import: "That is not a JSON list of {\"shortcut\", \"body\"} objects, or one of them is invalid.",
+    err_too_many_canned: "At most 500 saved replies per list.",
+    my_replies: "My saved replies",
     capacity: "Capacity",
     capacity_hint: "Open conversations at once. Empty: the default; 0: no limit.",
     err_capacity: "Capacity must be empty or a number from 0 to 1000.",
@@ -127,6 +139,8 @@ pub static EN: Strings = Strings {
     outcome_rate_limited: "refused: too many failures",
 
     js: JsText {
+        canned_none: "No saved reply matches.",
+        canned_shared: "shared",
         err_at_capacity: "You have as many open conversations as you may: close one first.",
         rooms: "Team rooms",
         no_rooms: "No rooms yet.",

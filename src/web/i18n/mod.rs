@@ -88,6 +88,18 @@ impl FromRequest for Lang {
 }
 
 pub struct Strings {
+    pub canned_title: &'static str,
+    pub canned_shared_title: &'static str,
+    pub col_shortcut: &'static str,
+    pub canned_hint: &'static str,
+    pub import_json: &'static str,
+    pub export_json: &'static str,
+    pub import: &'static str,
+    pub err_shortcut: &'static str,
+    pub err_canned_body: &'static str,
+    pub err_import: &'static str,
+    pub err_too_many_canned: &'static str,
+    pub my_replies: &'static str,
     pub capacity: &'static str,
     pub capacity_hint: &'static str,
     pub err_capacity: &'static str,
@@ -221,6 +233,8 @@ pub struct Strings {
 /// UI text for the scripts. `{name}`, `{old}`, `{new}`, `{id}` are filled in by the script.
 #[derive(serde::Serialize)]
 pub struct JsText {
+    pub canned_none: &'static str,
+    pub canned_shared: &'static str,
     pub err_at_capacity: &'static str,
     pub rooms: &'static str,
     pub no_rooms: &'static str,

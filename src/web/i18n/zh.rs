@@ -1,6 +1,18 @@
 use super::{JsText, Strings};
 
 pub static ZH: Strings = Strings {
+    canned_title: "快捷回复",
+    canned_shared_title: "共享快捷回复",
+    col_shortcut: "快捷词",
+    canned_hint: "在回复框输入 / 即可使用。占位符：{visitor.name}、{visitor.email}、{agent.name}；| 后为缺省值，如 {visitor.name|朋友}。",
+    import_json: "导入（JSON）",
+    export_json: "导出为 JSON",
+    import: "导入",
+    err_shortcut: "快捷词须为 1-32 个字符，不含空格。",
+    err_canned_body: "内容须为 1-4096 字节。",
+    err_import: "这不是由 {\"shortcut\", \"body\"} 对象组成的 JSON 列表，或其中有无效项。",
+    err_too_many_canned: "每个列表最多 500 条快捷回复。",
+    my_replies: "我的快捷回复",
     capacity: "接待上限",
     capacity_hint: "同时接待的会话数。留空：使用默认值；0：不限。",
     err_capacity: "接待上限须留空或为 0 到 1000 的数字。",
@@ -127,6 +139,8 @@ pub static ZH: Strings = Strings {
     outcome_rate_limited: "已拒绝：失败次数过多",
 
     js: JsText {
+        canned_none: "没有匹配的快捷回复。",
+        canned_shared: "共享",
         err_at_capacity: "你的会话数已达上限：请先结束一个会话。",
         rooms: "团队群组",
         no_rooms: "还没有群组。",

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod admin_agent;
 pub mod admin_news;
 pub mod admin_rooms;
+pub mod canned;
 pub mod dashboard;
 pub mod login;
 pub mod system;

@@ -78,6 +78,7 @@ pub async fn static_file(path: web::Path<String>) -> Result<HttpResponse, WebErr
         "dashboard.js" => (include_str!("../../../static/dashboard.js"), JS),
         "desk-parts.js" => (include_str!("../../../static/desk-parts.js"), JS),
         "rooms.js" => (include_str!("../../../static/rooms.js"), JS),
+        "canned.js" => (include_str!("../../../static/canned.js"), JS),
         "shared.js" => (include_str!("../../../static/shared.js"), JS),
         "admin.js" => (include_str!("../../../static/admin.js"), JS),
         _ => return Err(WebError::NotFound),
