@@ -117,14 +117,14 @@ impl Application {
     }
 
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
-        let (storage, first_admin, key, open, names, rooms) = {
+        let (storage, first_admin, key, open, names, rooms, labels) = {
             let (settings, clock) = (settings.clone(), clock.clone());
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let storage = open_storage(&settings)?;
                 let first = bootstrap_admin(&storage, &settings, &clock)?;
                 let key = session_key(&storage, &settings)?;
-                let (open, names, rooms) = lease::load_seed(&storage)?;
-                Ok((storage, first, key, open, names, rooms))
+                let (open, names, rooms, labels) = lease::load_seed(&storage)?;
+                Ok((storage, first, key, open, names, rooms, labels))
             })
             .await??
         };
@@ -185,7 +185,7 @@ impl Application {
                 names,
                 role.bus().cloned(),
             )
-            .with_rooms(rooms),
+            .with_seed(rooms, labels),
         };
         let (dispatcher, dispatcher_system) = dispatcher.start_on_own_thread();
         let agent_sockets = std::sync::Arc::new(crate::chat::hub::AgentSockets::default());

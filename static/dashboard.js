@@ -84,6 +84,7 @@
       w.textContent = extra;
       li.appendChild(w);
     }
+    if (hooks.decorate) hooks.decorate(li, c);
     li.addEventListener("click", function () { select(c.id); });
     li.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(c.id); } });
     return li;
@@ -108,7 +109,8 @@
     }
     items.forEach(function (c, i) {
       var ex = extra ? extra(c) : null;
-      var sig = [label(c), c.visitor && c.visitor.online, c.unread, c.status, c.last_message, ex, c.id === selected].join("\u0001");
+      var sig = [label(c), c.visitor && c.visitor.online, c.unread, c.status, c.last_message, ex, c.id === selected,
+                 JSON.stringify(c.labels || [])].join("\u0001");
       var had = before.get(c.id);
       var li = had && had.sig === sig ? had.li : listItem(c, ex);
       now.set(c.id, { sig: sig, li: li });
@@ -119,7 +121,7 @@
   }
 
   function renderLists() {
-    var all = Array.from(convs.values());
+    var all = Array.from(convs.values()).filter(hooks.keep || function () { return true; });
     var newest = function (a, b) { return (b.updated_at || "").localeCompare(a.updated_at || ""); };
     var mine = all.filter(function (c) { return c.status !== "closed" && c.agent && me && c.agent.id === me.id; }).sort(newest);
     // The longest wait first: whoever has waited most is answered first.
@@ -245,6 +247,7 @@
       el.transferSel.appendChild(o);
     });
     P.details(c.visitor || {}, T);
+    if (hooks.paneShown) hooks.paneShown(c, canAct || (live && admin));
   }
 
   function select(id) {
@@ -482,6 +485,7 @@
   var hooks = {};
   window.livedeskDesk = {
     T: T, send: send, hooks: hooks, selected: function () { return selected; },
+    conversation: function (id) { return convs.get(id); }, relist: function () { renderLists(); },
     deselect: function () { saveDraft(); selected = null; el.chat.hidden = true; el.details.hidden = true; renderLists(); }
   };
 

@@ -18,6 +18,7 @@ use crate::storage::{agents, announcements, conversations, rooms, StorageError};
 
 mod ending;
 mod history;
+mod labels;
 mod notes;
 mod room_frames;
 pub use ending::REAUTHORIZE;
@@ -122,6 +123,7 @@ impl AgentSession {
                     Ok((
                         rooms::for_agent(db, agent)?,
                         announcements::latest_for_agents(db, announcements::WELCOME_MAX)?,
+                        crate::storage::labels::all(db)?,
                     ))
                 })
                 .await;
@@ -137,7 +139,7 @@ impl AgentSession {
                 );
             }
             Ok((snap, extra)) => {
-                let (rooms, news) = extra.unwrap_or_else(|e| {
+                let (rooms, news, labels) = extra.unwrap_or_else(|e| {
                     tracing::warn!(error = %e, "welcome without rooms: storage failed");
                     Default::default()
                 });
@@ -154,6 +156,7 @@ impl AgentSession {
                     agents: snap.agents,
                     rooms: rooms.iter().map(RoomView::summary).collect(),
                     announcements: news.iter().map(AnnouncementView::of).collect(),
+                    labels: labels.iter().map(LabelRef::from).collect(),
                 };
                 act.send(&frame, ctx);
                 act.send_recent(ctx);
@@ -263,6 +266,11 @@ impl AgentSession {
                 self.room_history(RoomId(room_id), after_seq, before_seq, limit, ctx)
             }
             AgentIn::RoomRead { room_id, seq } => self.room_read(RoomId(room_id), seq, ctx),
+            AgentIn::Label {
+                conversation_id,
+                label_id,
+                on,
+            } => self.label(ConversationId(conversation_id), label_id, on, ctx),
             AgentIn::RoomTyping { room_id, active } => {
                 self.room_typing(RoomId(room_id), active, ctx)
             }

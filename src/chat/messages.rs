@@ -338,3 +338,18 @@ pub struct ToGroup {
 pub struct ToAllVisitors {
     pub frame: VisitorOut,
 }
+
+/// A conversation's labels changed in storage: the Desk carries them.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetLabels {
+    pub conversation: ConversationId,
+    pub labels: Vec<super::protocol::LabelRef>,
+}
+
+/// An admin changed the labels themselves: `all` is every label now.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct LabelsChanged {
+    pub all: Vec<super::protocol::LabelRef>,
+}

@@ -118,6 +118,27 @@ pub struct ConversationView {
     pub last_message: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// The labels it carries, by name.
+    #[serde(default)]
+    pub labels: Vec<LabelRef>,
+}
+
+/// A label as conversations carry it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LabelRef {
+    pub id: i64,
+    pub name: String,
+    pub colour: String,
+}
+
+impl From<&crate::storage::labels::Label> for LabelRef {
+    fn from(l: &crate::storage::labels::Label) -> Self {
+        LabelRef {
+            id: l.id,
+            name: l.name.clone(),
+            colour: l.colour.clone(),
+        }
+    }
 }
 
 impl ConversationView {
@@ -145,6 +166,7 @@ impl ConversationView {
             last_message: None,
             created_at: rfc3339(c.conversation.created_at),
             updated_at: rfc3339(c.updated_at),
+            labels: Vec::new(),
         }
     }
 }
@@ -301,6 +323,12 @@ pub enum AgentIn {
         room_id: i64,
         active: bool,
     },
+    /// Put a label on a conversation (`on: true`) or take it off.
+    Label {
+        conversation_id: i64,
+        label_id: i64,
+        on: bool,
+    },
 }
 
 pub const AGENT_TYPES: &[&str] = &[
@@ -316,6 +344,7 @@ pub const AGENT_TYPES: &[&str] = &[
     "room_history",
     "room_read",
     "room_typing",
+    "label",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -339,6 +368,9 @@ pub enum AgentOut {
         /// The newest announcements, newest first.
         #[serde(default)]
         announcements: Vec<AnnouncementView>,
+        /// Every label an agent may put on a conversation, by name.
+        #[serde(default)]
+        labels: Vec<LabelRef>,
     },
     Conversation {
         conversation: ConversationView,

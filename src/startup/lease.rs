@@ -44,6 +44,7 @@ pub(super) type Seed = (
     Vec<(Conversation, Visitor)>,
     HashMap<AgentId, String>,
     Vec<(crate::domain::RoomId, i64)>,
+    HashMap<crate::domain::ConversationId, Vec<crate::chat::protocol::LabelRef>>,
 );
 
 /// Reads the Desk's seed (blocking).
@@ -55,7 +56,12 @@ pub(super) fn load_seed(storage: &Storage) -> anyhow::Result<Seed> {
         .map(|a| (a.id, a.display_name))
         .collect();
     let rooms = crate::storage::rooms::last_seqs(&mut conn)?;
-    Ok((open, names, rooms))
+    let ids: Vec<_> = open.iter().map(|(c, _)| c.id).collect();
+    let labels = crate::storage::labels::of(&mut conn, &ids)?
+        .into_iter()
+        .map(|(id, l)| (id, l.iter().map(Into::into).collect()))
+        .collect();
+    Ok((open, names, rooms, labels))
 }
 
 /// How a node that does not lead takes the lead when the leader died: it
@@ -106,7 +112,7 @@ pub(super) fn promoter(
         if let Err(e) = spawned {
             tracing::error!(error = %e, "could not start renewing the node lease");
         }
-        let (open, names, rooms) = loop {
+        let (open, names, rooms, labels) = loop {
             match load_seed(&storage) {
                 Ok(seed) => break seed,
                 Err(e) => {
@@ -119,6 +125,7 @@ pub(super) fn promoter(
             open,
             names,
             rooms,
+            labels,
             assignments: Box::new(StoredAssignments::start(storage.clone(), metrics.clone())),
         }
     })

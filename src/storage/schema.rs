@@ -180,6 +180,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    labels (id) {
+        id -> BigInt,
+        name -> Text,
+        colour -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    conversation_labels (conversation_id, label_id) {
+        conversation_id -> BigInt,
+        label_id -> BigInt,
+    }
+}
+
+diesel::joinable!(conversation_labels -> labels (label_id));
 diesel::joinable!(notes -> conversations (conversation_id));
 diesel::joinable!(room_members -> rooms (room_id));
 diesel::joinable!(room_members -> agents (agent_id));
@@ -201,4 +218,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     room_mentions,
     announcements,
     canned_responses,
+    labels,
+    conversation_labels,
 );

@@ -124,6 +124,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/admin/canned/{id}/delete",
         web::post().to(pages::canned::delete::<true>),
     )
+    .route("/admin/labels", web::get().to(pages::admin_labels::show))
+    .route("/admin/labels", web::post().to(pages::admin_labels::create))
+    .route(
+        "/admin/labels/{id}",
+        web::post().to(pages::admin_labels::update),
+    )
+    .route(
+        "/admin/labels/{id}/delete",
+        web::post().to(pages::admin_labels::delete),
+    )
     .route("/admin/rooms", web::get().to(pages::admin_rooms::show))
     .route("/admin/rooms", web::post().to(pages::admin_rooms::create))
     .route(

@@ -45,3 +45,10 @@ async fn notices_and_announcements_reach_every_node() {
     let a = lin.expect("announcement").await;
     assert_eq!(a["announcement"]["body"], "Team meeting at 3");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labels_are_live_across_nodes() {
+    let nodes = cluster(2).await;
+    // The agents on the node that does not lead, the admin on the leader.
+    crate::labels::labels_reach_whoever_sees_the_conversation(&nodes[1], &nodes[0]).await;
+}

@@ -213,6 +213,8 @@ async fn notes_and_rooms_in_chromium() {
                 ("退款", "退款将在 5 天内到账。"),
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned()));
+            livedesk::storage::labels::save(db, None, "vip", "#cc0000", now)?;
+            livedesk::storage::labels::save(db, None, "spam", "#777777", now)?;
             livedesk::storage::canned::put(db, None, &replies, now)
         })
         .await

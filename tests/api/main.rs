@@ -16,6 +16,7 @@ mod dashboard;
 mod e2e;
 mod hardening;
 mod health;
+mod labels;
 mod lock_order;
 mod lockout;
 mod login;

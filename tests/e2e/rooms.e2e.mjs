@@ -65,6 +65,16 @@ try {
   assert.equal(await lin.locator("#input").inputValue(), "/退", "Escape keeps what was typed");
   await lin.locator("#input").fill("");
 
+  step("a label from the pane shows on the conversation and filters the lists");
+  await lin.locator("#label-select").selectOption({ label: "vip" });
+  await lin.locator("#pane-labels .chip", { hasText: "vip" }).waitFor();
+  await lin.locator("#mine li", { hasText: "Vera" }).locator(".chip", { hasText: "vip" }).waitFor();
+  await lin.locator("#label-filter").selectOption({ label: "spam" });
+  await lin.locator("#mine li", { hasText: "Vera" }).waitFor({ state: "detached" });
+  await lin.locator("#label-filter").selectOption({ label: "vip" });
+  await lin.locator("#mine li", { hasText: "Vera" }).waitFor();
+  await lin.locator("#label-filter").selectOption({ index: 0 });
+
   step("after a reload the visitor's history has no note either");
   await host.reload();
   await host.locator("#livedesk-launcher").click();

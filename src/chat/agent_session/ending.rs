@@ -60,15 +60,25 @@ impl AgentSession {
         let since = cx.clock.now_naive() - chrono::Duration::hours(24);
         let fut = async move {
             cx.storage
-                .run(move |db| conversations::recently_closed(db, id, since, RECENT_MAX))
+                .run(move |db| {
+                    let list = conversations::recently_closed(db, id, since, RECENT_MAX)?;
+                    let ids: Vec<_> = list.iter().map(|c| c.conversation.id).collect();
+                    let labels = crate::storage::labels::of(db, &ids)?;
+                    Ok((list, labels))
+                })
                 .await
         };
         ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
-            Ok(list) => {
+            Ok((list, labels)) => {
                 let frame = AgentOut::Recent {
                     conversations: list
                         .iter()
-                        .map(|c| ConversationView::closed(c, me.clone()))
+                        .map(|c| {
+                            let mut v = ConversationView::closed(c, me.clone());
+                            let of = labels.get(&c.conversation.id).into_iter().flatten();
+                            v.labels = of.map(LabelRef::from).collect();
+                            v
+                        })
                         .collect(),
                 };
                 act.send(&frame, ctx);

@@ -89,6 +89,13 @@ pub enum Call {
     ToAllVisitors {
         frame: VisitorOut,
     },
+    SetLabels {
+        conversation: ConversationId,
+        labels: Vec<crate::chat::protocol::LabelRef>,
+    },
+    LabelsChanged {
+        all: Vec<crate::chat::protocol::LabelRef>,
+    },
     /// The node's link was lost (or the leader changed): the leader drops
     /// every socket it held for that node, whose sockets then join again.
     ForgetNode,

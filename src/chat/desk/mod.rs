@@ -10,6 +10,7 @@
 mod assign;
 mod delivery;
 mod joins;
+mod labels;
 mod rooms;
 mod roster;
 mod views;
@@ -133,6 +134,7 @@ pub(crate) struct Conv {
     listed: bool,
     unread: u32,
     last_message: Option<String>,
+    labels: Vec<crate::chat::protocol::LabelRef>,
     /// Changes written so far, and the newest one a stored loss has been
     /// followed for: older losses say nothing new.
     version: u64,
@@ -223,6 +225,7 @@ impl Desk {
                 listed: false,
                 unread: 0,
                 last_message: None,
+                labels: Vec::new(),
                 version: 0,
                 followed: 0,
             },

@@ -61,6 +61,7 @@ impl Desk {
             last_message: c.last_message.clone(),
             created_at: rfc3339(c.created_at),
             updated_at: rfc3339(c.updated_at),
+            labels: c.labels.clone(),
         })
     }
 

@@ -30,6 +30,7 @@ pub struct Promotion {
     pub open: Vec<(Conversation, Visitor)>,
     pub names: HashMap<AgentId, String>,
     pub rooms: Vec<(crate::domain::RoomId, i64)>,
+    pub labels: HashMap<crate::domain::ConversationId, Vec<crate::chat::protocol::LabelRef>>,
     pub assignments: Box<dyn Assignments>,
 }
 
@@ -282,6 +283,17 @@ impl Dispatcher {
                 d.tell_all_visitors(frame);
                 Value::Null
             }
+            Call::SetLabels {
+                conversation,
+                labels,
+            } => {
+                d.set_labels(conversation, labels);
+                Value::Null
+            }
+            Call::LabelsChanged { all } => {
+                d.labels_changed(&all);
+                Value::Null
+            }
             Call::GetCounts => json(&d.counts()),
             Call::GetPresence | Call::ForgetNode => Value::Null, // done above
             Call::GetQueue => json(&d.queue()),
@@ -347,6 +359,7 @@ impl Handler<Promotion> for Dispatcher {
         let now = self.now();
         let mut desk = Desk::new(self.cfg.clone(), rand::random(), p.open, p.names, now);
         desk.seed_rooms(p.rooms);
+        desk.seed_labels(p.labels);
         self.desk = Some(desk);
         let mut a = p.assignments;
         a.report_to(ctx.address().recipient());

@@ -1,6 +1,12 @@
 use super::{JsText, Strings};
 
 pub static EN: Strings = Strings {
+    labels_title: "Labels",
+    col_colour: "Colour",
+    create_label: "Create a label",
+    err_label_name: "A label name is 1-40 characters.",
+    err_label_colour: "A colour is #rrggbb.",
+    err_label_taken: "A label with that name exists already.",
     canned_title: "Saved replies",
     canned_shared_title: "Shared saved replies",
     col_shortcut: "Shortcut",
@@ -139,6 +145,9 @@ pub static EN: Strings = Strings {
     outcome_rate_limited: "refused: too many failures",
 
     js: JsText {
+        add_label: "Add a label…",
+        all_labels: "All labels",
+        remove_label: "Remove label {name}",
         canned_none: "No saved reply matches.",
         canned_shared: "shared",
         err_at_capacity: "You have as many open conversations as you may: close one first.",

@@ -88,6 +88,12 @@ impl FromRequest for Lang {
 }
 
 pub struct Strings {
+    pub labels_title: &'static str,
+    pub col_colour: &'static str,
+    pub create_label: &'static str,
+    pub err_label_name: &'static str,
+    pub err_label_colour: &'static str,
+    pub err_label_taken: &'static str,
     pub canned_title: &'static str,
     pub canned_shared_title: &'static str,
     pub col_shortcut: &'static str,
@@ -233,6 +239,9 @@ pub struct Strings {
 /// UI text for the scripts. `{name}`, `{old}`, `{new}`, `{id}` are filled in by the script.
 #[derive(serde::Serialize)]
 pub struct JsText {
+    pub add_label: &'static str,
+    pub all_labels: &'static str,
+    pub remove_label: &'static str,
     pub canned_none: &'static str,
     pub canned_shared: &'static str,
     pub err_at_capacity: &'static str,

@@ -1,6 +1,12 @@
 use super::{JsText, Strings};
 
 pub static ZH: Strings = Strings {
+    labels_title: "标签",
+    col_colour: "颜色",
+    create_label: "创建标签",
+    err_label_name: "标签名称须为 1-40 个字符。",
+    err_label_colour: "颜色格式为 #rrggbb。",
+    err_label_taken: "已有同名标签。",
     canned_title: "快捷回复",
     canned_shared_title: "共享快捷回复",
     col_shortcut: "快捷词",
@@ -139,6 +145,9 @@ pub static ZH: Strings = Strings {
     outcome_rate_limited: "已拒绝：失败次数过多",
 
     js: JsText {
+        add_label: "添加标签…",
+        all_labels: "全部标签",
+        remove_label: "移除标签 {name}",
         canned_none: "没有匹配的快捷回复。",
         canned_shared: "共享",
         err_at_capacity: "你的会话数已达上限：请先结束一个会话。",

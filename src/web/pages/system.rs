@@ -79,6 +79,7 @@ pub async fn static_file(path: web::Path<String>) -> Result<HttpResponse, WebErr
         "desk-parts.js" => (include_str!("../../../static/desk-parts.js"), JS),
         "rooms.js" => (include_str!("../../../static/rooms.js"), JS),
         "canned.js" => (include_str!("../../../static/canned.js"), JS),
+        "labels.js" => (include_str!("../../../static/labels.js"), JS),
         "shared.js" => (include_str!("../../../static/shared.js"), JS),
         "admin.js" => (include_str!("../../../static/admin.js"), JS),
         _ => return Err(WebError::NotFound),
