@@ -247,6 +247,7 @@
       el.transferSel.appendChild(o);
     });
     P.details(c.visitor || {}, T);
+    $("transcript-link").href = "/agent/conversations/" + c.id + "/transcript";
     if (hooks.paneShown) hooks.paneShown(c, canAct || (live && admin));
   }
 

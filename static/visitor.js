@@ -207,6 +207,7 @@
         break;
       case "welcome":
         showNotice(f.notice);
+        $("ld-transcript").hidden = !f.conversation_id && !f.messages.length;
         token = f.token;
         save("token", token);
         if (conv !== null && conv !== f.conversation_id) lastSeq = 0;
@@ -223,6 +224,7 @@
         break;
       case "ack":
         dropFromOutbox(f.client_id);
+        $("ld-transcript").hidden = false;
         if (f.message.conversation_id !== conv) { conv = f.message.conversation_id; lastSeq = 0; }
         render(f.message);
         break;
@@ -338,6 +340,21 @@
     input.focus();
   });
   $("ld-close").addEventListener("click", function () { toParent({ livedesk: "close" }); });
+  // The visitor's own transcript (its messages and the agents' replies), as a file.
+  $("ld-transcript").addEventListener("click", function () {
+    if (!token) return;
+    fetch("/transcript", { method: "POST", body: new URLSearchParams({ token: token }) })
+      .then(function (r) { return r.ok ? r.blob() : null; })
+      .then(function (b) {
+        if (!b) return;
+        var a = document.createElement("a");
+        a.href = URL.createObjectURL(b);
+        a.download = "conversation.txt";
+        document.body.appendChild(a);
+        a.click();
+        setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+      });
+  });
   document.addEventListener("keydown", function (e) { if (e.key === "Escape") toParent({ livedesk: "close" }); });
   document.addEventListener("visibilitychange", function () { if (!document.hidden && open) { setUnread(0); markRead(); } });
 

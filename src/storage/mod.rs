@@ -20,6 +20,7 @@ pub mod rooms;
 pub mod schema;
 pub mod sessions;
 pub mod settings;
+pub mod transcripts;
 pub mod visitors;
 pub mod writer;
 

@@ -95,6 +95,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/admin/agents/{id}/active",
         web::post().to(pages::admin_agent::set_active),
     )
+    .route(
+        "/agent/conversations/{id}/transcript",
+        web::get().to(pages::transcript::page),
+    )
+    .route(
+        "/agent/conversations/{id}/transcript.txt",
+        web::get().to(pages::transcript::text),
+    )
+    .route(
+        "/agent/conversations/{id}/transcript.json",
+        web::get().to(pages::transcript::json),
+    )
+    .route(
+        "/transcript",
+        web::post().to(pages::transcript::for_visitor),
+    )
     .route("/agent/canned", web::get().to(pages::canned::list::<false>))
     .route("/agent/canned", web::post().to(pages::canned::add::<false>))
     .route("/agent/canned.json", web::get().to(pages::canned::offers))

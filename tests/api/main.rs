@@ -28,5 +28,6 @@ mod rooms;
 mod rooms_admin;
 mod socket_sessions;
 mod storage;
+mod transcripts;
 mod visitor_limits;
 mod widget;

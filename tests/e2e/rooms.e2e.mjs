@@ -82,6 +82,14 @@ try {
   await widget.locator(".msg.mine", { hasText: "thanks" }).waitFor();
   assert.ok(!(await visitorText()).includes("SECRET-NOTE"));
 
+  step("the visitor downloads its transcript: replies in it, the note not");
+  const [download] = await Promise.all([host.waitForEvent("download"), widget.locator("#ld-transcript").click()]);
+  const file = await download.path();
+  const { readFileSync } = await import("node:fs");
+  const saved = readFileSync(file, "utf8");
+  assert.ok(saved.includes("Checking that for you now") && saved.includes("My parcel is lost"), saved);
+  assert.ok(!saved.includes("SECRET-NOTE"), saved);
+
   step("a room: lin mentions wang; wang sees a mention badge, then the message marked");
   const wang = await online(await signIn(browser, "wang", PASSWORD));
   await wang.locator("#rooms li", { hasText: "# support" }).waitFor();

@@ -1,6 +1,12 @@
 use super::{JsText, Strings};
 
 pub static EN: Strings = Strings {
+    transcript_title: "Transcript",
+    download_text: "Download as text",
+    download_json: "Download as JSON",
+    col_labels: "Labels",
+    visitor_word: "Visitor",
+    transcript_cut: "Only the first 10,000 messages are shown.",
     labels_title: "Labels",
     col_colour: "Colour",
     create_label: "Create a label",
@@ -145,6 +151,8 @@ pub static EN: Strings = Strings {
     outcome_rate_limited: "refused: too many failures",
 
     js: JsText {
+        download_transcript: "Download this conversation",
+        transcript: "Transcript",
         add_label: "Add a label…",
         all_labels: "All labels",
         remove_label: "Remove label {name}",

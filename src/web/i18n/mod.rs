@@ -88,6 +88,12 @@ impl FromRequest for Lang {
 }
 
 pub struct Strings {
+    pub transcript_title: &'static str,
+    pub download_text: &'static str,
+    pub download_json: &'static str,
+    pub col_labels: &'static str,
+    pub visitor_word: &'static str,
+    pub transcript_cut: &'static str,
     pub labels_title: &'static str,
     pub col_colour: &'static str,
     pub create_label: &'static str,
@@ -239,6 +245,8 @@ pub struct Strings {
 /// UI text for the scripts. `{name}`, `{old}`, `{new}`, `{id}` are filled in by the script.
 #[derive(serde::Serialize)]
 pub struct JsText {
+    pub download_transcript: &'static str,
+    pub transcript: &'static str,
     pub add_label: &'static str,
     pub all_labels: &'static str,
     pub remove_label: &'static str,

@@ -1,6 +1,12 @@
 use super::{JsText, Strings};
 
 pub static ZH: Strings = Strings {
+    transcript_title: "会话记录",
+    download_text: "下载文本",
+    download_json: "下载 JSON",
+    col_labels: "标签",
+    visitor_word: "访客",
+    transcript_cut: "只显示前 10,000 条消息。",
     labels_title: "标签",
     col_colour: "颜色",
     create_label: "创建标签",
@@ -145,6 +151,8 @@ pub static ZH: Strings = Strings {
     outcome_rate_limited: "已拒绝：失败次数过多",
 
     js: JsText {
+        download_transcript: "下载本次会话记录",
+        transcript: "会话记录",
         add_label: "添加标签…",
         all_labels: "全部标签",
         remove_label: "移除标签 {name}",

@@ -10,6 +10,7 @@ pub mod canned;
 pub mod dashboard;
 pub mod login;
 pub mod system;
+pub mod transcript;
 pub mod widget;
 
 use actix_session::Session;

@@ -1,0 +1,289 @@
+//! Transcripts. Agents: `/agent/conversations/{id}/transcript` (a page),
+//! `.txt` and `.json`: messages and private notes in order (notes marked),
+//! labels, visitor details; for those who may read the conversation (404
+//! otherwise, whether it exists or not). Visitors: `POST /transcript` with
+//! their token: their newest conversation as text, messages only (a visitor's
+//! transcript never reads the notes table).
+
+use std::collections::HashMap;
+
+use actix_session::Session;
+use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{format_time, render, Chrome};
+use crate::chat::messages::{Access, AgentCard};
+use crate::chat::protocol::{LabelRef, MessageView};
+use crate::chat::ChatContext;
+use crate::domain::{visitor::token_hash, ConversationId, Sender};
+use crate::storage::transcripts::{self, Transcript, MAX_MESSAGES};
+use crate::storage::{agents, visitors, StorageError};
+use crate::web::auth::CurrentAgent;
+use crate::web::error::WebError;
+use crate::web::i18n::Lang;
+use crate::web::state::AppState;
+
+/// One line of a transcript, messages and notes in conversation order.
+struct Line {
+    time: String,
+    who: String,
+    body: String,
+    note: bool,
+}
+
+fn lines(t: &Transcript, names: &HashMap<i64, String>, visitor: &str) -> Vec<(Line, MessageView)> {
+    let name = |id: Option<crate::domain::AgentId>| {
+        id.and_then(|a| names.get(&a.0).cloned())
+            .unwrap_or_else(|| "—".into())
+    };
+    let mut all: Vec<(i64, u8, i64, Line, MessageView)> = t
+        .messages
+        .iter()
+        .map(|m| {
+            let who = match m.sender {
+                Sender::Visitor => visitor.to_owned(),
+                Sender::Agent => name(m.agent_id),
+                Sender::System => "livedesk".into(),
+            };
+            let line = Line {
+                time: format_time(Some(m.created_at), ""),
+                who,
+                body: m.body.clone(),
+                note: false,
+            };
+            (m.seq, 0, m.id.0, line, MessageView::from(m))
+        })
+        .chain(t.notes.iter().map(|n| {
+            let line = Line {
+                time: format_time(Some(n.created_at), ""),
+                who: name(n.agent_id.map(crate::domain::AgentId)),
+                body: n.body.clone(),
+                note: true,
+            };
+            (n.seq, 1, n.id, line, MessageView::note(n))
+        }))
+        .collect();
+    all.sort_by_key(|(s, k, id, _, _)| (*s, *k, *id));
+    all.into_iter().map(|(_, _, _, l, v)| (l, v)).collect()
+}
+
+fn as_text(t: &Transcript, lines: &[(Line, MessageView)], lang: Lang, visitor: &str) -> String {
+    let s = lang.strings();
+    let mut out = format!(
+        "{} #{} · {}{}\n",
+        s.transcript_title,
+        t.conversation.id,
+        visitor,
+        t.visitor
+            .email
+            .as_deref()
+            .map(|e| format!(" <{e}>"))
+            .unwrap_or_default()
+    );
+    if !t.labels.is_empty() {
+        let names: Vec<&str> = t.labels.iter().map(|l| l.name.as_str()).collect();
+        out.push_str(&format!("{}: {}\n", s.col_labels, names.join(", ")));
+    }
+    out.push('\n');
+    for (l, _) in lines {
+        let mark = if l.note {
+            format!(" ({})", s.js.note_label)
+        } else {
+            String::new()
+        };
+        out.push_str(&format!("[{}] {}{}: {}\n", l.time, l.who, mark, l.body));
+    }
+    if t.messages.len() as i64 >= MAX_MESSAGES {
+        out.push_str(&format!("\n{}\n", s.transcript_cut));
+    }
+    out
+}
+
+fn visitor_name(t: &Transcript, lang: Lang) -> String {
+    t.visitor
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{} #{}", lang.strings().visitor_word, t.visitor.id))
+}
+
+/// The transcript, if `agent` may read the conversation.
+async fn readable(
+    agent: &agents::Agent,
+    id: ConversationId,
+    state: &AppState,
+    chat: &ChatContext,
+) -> Result<(Transcript, HashMap<i64, String>), WebError> {
+    let card = AgentCard {
+        id: agent.id,
+        name: agent.display_name.clone(),
+        is_admin: agent.is_admin(),
+        capacity: 0,
+    };
+    let access = chat.authorize(&card, id, false).await;
+    let loaded = state
+        .storage
+        .run(move |db| {
+            let t = transcripts::for_agent(db, id)?;
+            let names = agents::list(db)?
+                .into_iter()
+                .map(|a| (a.id.0, a.display_name))
+                .collect();
+            Ok((t, names))
+        })
+        .await;
+    let (t, names) = match loaded {
+        Ok(x) => x,
+        Err(StorageError::NotFound) => return Err(WebError::NotFound),
+        Err(e) => return Err(e.into()),
+    };
+    let last_owner = t.conversation.assignment.agent == Some(agent.id);
+    match access {
+        Ok(Access::Granted) => Ok((t, names)),
+        Ok(Access::NotLive) if card.is_admin || last_owner => Ok((t, names)),
+        _ => Err(WebError::NotFound),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "transcript.html")]
+struct TranscriptPage {
+    c: Chrome,
+    id: i64,
+    visitor: String,
+    email: String,
+    status: &'static str,
+    labels: Vec<LabelRef>,
+    lines: Vec<Line>,
+    cut: bool,
+}
+
+pub async fn page(
+    req: HttpRequest,
+    s: Session,
+    lang: Lang,
+    a: CurrentAgent,
+    state: web::Data<AppState>,
+    chat: web::Data<ChatContext>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    let (t, names) = readable(&a.0, ConversationId(*id), &state, &chat).await?;
+    let visitor = visitor_name(&t, lang);
+    let cut = t.messages.len() as i64 >= MAX_MESSAGES;
+    let page = TranscriptPage {
+        c: Chrome::for_agent(lang, req.path(), &a.0, &s)?,
+        id: t.conversation.id.0,
+        email: t.visitor.email.clone().unwrap_or_default(),
+        status: t.conversation.assignment.status.as_str(),
+        labels: t.labels.iter().map(LabelRef::from).collect(),
+        lines: lines(&t, &names, &visitor)
+            .into_iter()
+            .map(|(l, _)| l)
+            .collect(),
+        visitor,
+        cut,
+    };
+    render(StatusCode::OK, &page)
+}
+
+fn download(body: String, content_type: &str, name: &str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{name}\""),
+        ))
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(body)
+}
+
+pub async fn text(
+    lang: Lang,
+    a: CurrentAgent,
+    state: web::Data<AppState>,
+    chat: web::Data<ChatContext>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    let (t, names) = readable(&a.0, ConversationId(*id), &state, &chat).await?;
+    let visitor = visitor_name(&t, lang);
+    let ls = lines(&t, &names, &visitor);
+    let name = format!("conversation-{}.txt", t.conversation.id);
+    Ok(download(
+        as_text(&t, &ls, lang, &visitor),
+        "text/plain; charset=utf-8",
+        &name,
+    ))
+}
+
+pub async fn json(
+    lang: Lang,
+    a: CurrentAgent,
+    state: web::Data<AppState>,
+    chat: web::Data<ChatContext>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    let (t, names) = readable(&a.0, ConversationId(*id), &state, &chat).await?;
+    let visitor = visitor_name(&t, lang);
+    let messages: Vec<MessageView> = lines(&t, &names, &visitor)
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    let body = serde_json::json!({
+        "conversation": {
+            "id": t.conversation.id.0,
+            "status": t.conversation.assignment.status,
+            "created_at": crate::chat::protocol::rfc3339(t.conversation.created_at),
+            "labels": t.labels.iter().map(LabelRef::from).collect::<Vec<_>>(),
+        },
+        "visitor": {"id": t.visitor.id.0, "name": t.visitor.name, "email": t.visitor.email},
+        "messages": messages,
+    });
+    let name = format!("conversation-{}.json", t.conversation.id);
+    Ok(download(body.to_string(), "application/json", &name))
+}
+
+#[derive(Deserialize)]
+pub struct VisitorForm {
+    #[serde(default)]
+    token: String,
+}
+
+/// POST /transcript (form `token`): the visitor's newest conversation, its
+/// messages only. `404` for an unknown token or a visitor with none.
+pub async fn for_visitor(
+    lang: Lang,
+    state: web::Data<AppState>,
+    form: web::Form<VisitorForm>,
+) -> Result<HttpResponse, WebError> {
+    let token = form.into_inner().token;
+    if token.is_empty() || token.len() > 128 {
+        return Err(WebError::NotFound);
+    }
+    let hash = token_hash(&token);
+    let loaded = state
+        .storage
+        .run(move |db| {
+            let v = visitors::find_by_token_hash(db, &hash)?.ok_or(StorageError::NotFound)?;
+            let t = transcripts::for_visitor(db, v.id)?;
+            let names = agents::list(db)?
+                .into_iter()
+                .map(|a| (a.id.0, a.display_name))
+                .collect::<HashMap<_, _>>();
+            Ok((t, names))
+        })
+        .await;
+    let (t, names) = match loaded {
+        Ok(x) => x,
+        Err(StorageError::NotFound) => return Err(WebError::NotFound),
+        Err(e) => return Err(e.into()),
+    };
+    let visitor = visitor_name(&t, lang);
+    let ls = lines(&t, &names, &visitor);
+    let name = format!("conversation-{}.txt", t.conversation.id);
+    Ok(download(
+        as_text(&t, &ls, lang, &visitor),
+        "text/plain; charset=utf-8",
+        &name,
+    ))
+}
