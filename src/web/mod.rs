@@ -100,12 +100,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::get().to(pages::transcript::page),
     )
     .route(
-        "/agent/conversations/{id}/transcript.txt",
-        web::get().to(pages::transcript::text),
-    )
-    .route(
-        "/agent/conversations/{id}/transcript.json",
-        web::get().to(pages::transcript::json),
+        "/agent/conversations/{id}/transcript.{ext}",
+        web::get().to(pages::transcript::file),
     )
     .route(
         "/transcript",

@@ -198,37 +198,27 @@ fn download(body: String, content_type: &str, name: &str) -> HttpResponse {
         .body(body)
 }
 
-pub async fn text(
+/// GET …/transcript.txt and …/transcript.json (`ext`).
+pub async fn file(
     lang: Lang,
     a: CurrentAgent,
     state: web::Data<AppState>,
     chat: web::Data<ChatContext>,
-    id: web::Path<i64>,
+    path: web::Path<(i64, String)>,
 ) -> Result<HttpResponse, WebError> {
-    let (t, names) = readable(&a.0, ConversationId(*id), &state, &chat).await?;
+    let (id, ext) = path.into_inner();
+    if ext != "txt" && ext != "json" {
+        return Err(WebError::NotFound);
+    }
+    let (t, names) = readable(&a.0, ConversationId(id), &state, &chat).await?;
     let visitor = visitor_name(&t, lang);
     let ls = lines(&t, &names, &visitor);
-    let name = format!("conversation-{}.txt", t.conversation.id);
-    Ok(download(
-        as_text(&t, &ls, lang, &visitor),
-        "text/plain; charset=utf-8",
-        &name,
-    ))
-}
-
-pub async fn json(
-    lang: Lang,
-    a: CurrentAgent,
-    state: web::Data<AppState>,
-    chat: web::Data<ChatContext>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, WebError> {
-    let (t, names) = readable(&a.0, ConversationId(*id), &state, &chat).await?;
-    let visitor = visitor_name(&t, lang);
-    let messages: Vec<MessageView> = lines(&t, &names, &visitor)
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect();
+    let name = format!("conversation-{}.{ext}", t.conversation.id);
+    if ext == "txt" {
+        let body = as_text(&t, &ls, lang, &visitor);
+        return Ok(download(body, "text/plain; charset=utf-8", &name));
+    }
+    let messages: Vec<MessageView> = ls.into_iter().map(|(_, v)| v).collect();
     let body = serde_json::json!({
         "conversation": {
             "id": t.conversation.id.0,
@@ -239,7 +229,6 @@ pub async fn json(
         "visitor": {"id": t.visitor.id.0, "name": t.visitor.name, "email": t.visitor.email},
         "messages": messages,
     });
-    let name = format!("conversation-{}.json", t.conversation.id);
     Ok(download(body.to_string(), "application/json", &name))
 }
 
