@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use diesel::prelude::*;
 
 use super::schema::conversations;
-use super::{DbConnection, StorageResult};
+use super::{events, DbConnection, StorageResult};
 use crate::domain::{AgentId, Assignment, AssignmentChange, ConversationId, ConversationStatus};
 
 /// A change that did not apply, and what the row holds instead (a missing
@@ -22,29 +22,40 @@ pub fn compare_and_set(
     conn: &mut DbConnection,
     changes: &[AssignmentChange],
 ) -> StorageResult<Vec<Lost>> {
-    let merged = collapse(changes);
+    let (merged, parts) = collapse(changes);
     if merged.is_empty() {
         return Ok(Vec::new());
     }
     let ids: HashSet<i64> = merged.iter().map(|c| c.conversation.0).collect();
+    // Each change that won, step by step (a chain is stored once but
+    // happened as its steps): the conversation's history of owners.
+    let history = |won: &[bool]| -> Vec<_> {
+        won.iter()
+            .zip(&parts)
+            .filter(|(w, _)| **w)
+            .flat_map(|(_, p)| p.iter().map(|i| events::of_change(&changes[*i])))
+            .collect()
+    };
     let won: Vec<bool> = match conn {
         // One statement when no conversation appears twice.
-        DbConnection::Pg(pg) if ids.len() == merged.len() => {
-            let won = pg.transaction(|pg| {
-                super::conversations::lock_in_id_order_pg(pg, &sorted(&ids))?;
-                pg_batch(pg, &merged)
-            })?;
-            merged
+        DbConnection::Pg(pg) if ids.len() == merged.len() => pg.transaction(|pg| {
+            super::conversations::lock_in_id_order_pg(pg, &sorted(&ids))?;
+            let set = pg_batch(pg, &merged)?;
+            let won: Vec<bool> = merged
                 .iter()
-                .map(|c| won.contains(&c.conversation.0))
-                .collect()
-        }
+                .map(|c| set.contains(&c.conversation.0))
+                .collect();
+            events::record_pg(pg, &history(&won))?;
+            Ok::<_, super::StorageError>(won)
+        })?,
         _ => conn.transaction(|c| {
             super::conversations::lock_in_id_order(c, &sorted(&ids))?;
-            merged
+            let won = merged
                 .iter()
                 .map(|ch| one(c, ch))
-                .collect::<StorageResult<Vec<bool>>>()
+                .collect::<StorageResult<Vec<bool>>>()?;
+            events::record(c, &history(&won))?;
+            Ok::<_, super::StorageError>(won)
         })?,
     };
     let lost: Vec<AssignmentChange> = merged
@@ -76,25 +87,28 @@ const CLOSED: Assignment = Assignment {
 };
 
 /// Joins each change to the previous one of its conversation when it starts
-/// where that one ended; order is kept.
-fn collapse(changes: &[AssignmentChange]) -> Vec<AssignmentChange> {
+/// where that one ended; order is kept. With each, the input changes it is made of.
+fn collapse(changes: &[AssignmentChange]) -> (Vec<AssignmentChange>, Vec<Vec<usize>>) {
     let mut out: Vec<AssignmentChange> = Vec::with_capacity(changes.len());
+    let mut parts: Vec<Vec<usize>> = Vec::with_capacity(changes.len());
     let mut last: std::collections::HashMap<ConversationId, usize> = Default::default();
-    for ch in changes {
+    for (n, ch) in changes.iter().enumerate() {
         match last.get(&ch.conversation) {
             Some(&i) if out[i].to == ch.from => {
                 out[i] = AssignmentChange {
                     from: out[i].from,
                     ..*ch
                 };
+                parts[i].push(n);
             }
             _ => {
                 last.insert(ch.conversation, out.len());
                 out.push(*ch);
+                parts.push(vec![n]);
             }
         }
     }
-    out
+    (out, parts)
 }
 
 fn one(c: &mut DbConnection, ch: &AssignmentChange) -> StorageResult<bool> {
@@ -220,7 +234,7 @@ mod tests {
 
     #[test]
     fn a_chain_of_changes_is_written_once_from_first_to_last() {
-        let merged = collapse(&[
+        let (merged, parts) = collapse(&[
             ch(1, None, Some(7), 1),
             ch(2, None, Some(8), 1),
             ch(1, Some(7), Some(9), 2),
@@ -229,11 +243,16 @@ mod tests {
             merged,
             vec![ch(1, None, Some(9), 2), ch(2, None, Some(8), 1)]
         );
+        assert_eq!(
+            parts,
+            vec![vec![0, 2], vec![1]],
+            "each step is kept for the history"
+        );
     }
 
     #[test]
     fn a_change_that_does_not_follow_the_last_stays_separate() {
-        let merged = collapse(&[ch(1, None, Some(7), 1), ch(1, Some(8), Some(9), 2)]);
+        let (merged, _) = collapse(&[ch(1, None, Some(7), 1), ch(1, Some(8), Some(9), 2)]);
         assert_eq!(merged.len(), 2);
     }
 }

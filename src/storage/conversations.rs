@@ -215,11 +215,12 @@ pub fn close_open(
     conn.transaction(|c| {
         super::take_write_lock(c)?;
         lock_in_id_order(c, &ids)?;
-        let open: Vec<i64> = conversations::table
+        let was: Vec<(i64, Option<i64>)> = conversations::table
             .filter(conversations::id.eq_any(&ids))
             .filter(conversations::status.ne(ConversationStatus::Closed.as_str()))
-            .select(conversations::id)
+            .select((conversations::id, conversations::agent_id))
             .load(c)?;
+        let open: Vec<i64> = was.iter().map(|(id, _)| *id).collect();
         diesel::update(
             conversations::table
                 .filter(conversations::id.eq_any(&open))
@@ -231,6 +232,11 @@ pub fn close_open(
             conversations::closed_at.eq(Some(now)),
         ))
         .execute(c)?;
+        let closes: Vec<_> = was
+            .iter()
+            .map(|(id, a)| super::events::closed(ConversationId(*id), a.map(AgentId), now))
+            .collect();
+        super::events::record(c, &closes)?;
         Ok(open.into_iter().map(ConversationId).collect())
     })
 }

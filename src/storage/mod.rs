@@ -9,6 +9,7 @@ pub mod assignments;
 pub mod canned;
 pub mod connection;
 pub mod conversations;
+pub mod events;
 pub mod labels;
 pub mod login_attempts;
 pub mod messages;

@@ -196,6 +196,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    conversation_events (id) {
+        id -> BigInt,
+        conversation_id -> BigInt,
+        kind -> Text,
+        agent_id -> Nullable<BigInt>,
+        from_agent_id -> Nullable<BigInt>,
+        at -> Timestamp,
+    }
+}
+
 diesel::joinable!(conversation_labels -> labels (label_id));
 diesel::joinable!(notes -> conversations (conversation_id));
 diesel::joinable!(room_members -> rooms (room_id));
@@ -220,4 +231,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     canned_responses,
     labels,
     conversation_labels,
+    conversation_events,
 );

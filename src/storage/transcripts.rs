@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::messages::{self as store, Message};
 use super::notes::{self, Note};
 use super::schema::conversations;
-use super::{conversations as convs, labels, visitors, DbConnection, StorageResult};
+use super::{conversations as convs, events, labels, visitors, DbConnection, StorageResult};
 use crate::domain::{Conversation, ConversationId, Visitor, VisitorId};
 
 /// Messages in one transcript, at most (a longer one is cut, and says so).
@@ -20,6 +20,8 @@ pub struct Transcript {
     pub messages: Vec<Message>,
     /// Empty in a visitor's transcript.
     pub notes: Vec<Note>,
+    /// Who had it when (empty in a visitor's transcript).
+    pub events: Vec<events::Event>,
 }
 
 fn load(db: &mut DbConnection, id: ConversationId, with_notes: bool) -> StorageResult<Transcript> {
@@ -27,9 +29,12 @@ fn load(db: &mut DbConnection, id: ConversationId, with_notes: bool) -> StorageR
     let visitor = visitors::find(db, conversation.visitor_id)?;
     let labels = labels::of(db, &[id])?.remove(&id).unwrap_or_default();
     let messages = store::after(db, id, 0, MAX_MESSAGES)?;
-    let notes = match with_notes {
-        true => notes::between(db, id, i64::MIN, i64::MAX, MAX_MESSAGES)?,
-        false => Vec::new(),
+    let (notes, events) = match with_notes {
+        true => (
+            notes::between(db, id, i64::MIN, i64::MAX, MAX_MESSAGES)?,
+            events::of(db, id)?,
+        ),
+        false => (Vec::new(), Vec::new()),
     };
     Ok(Transcript {
         conversation,
@@ -37,6 +42,7 @@ fn load(db: &mut DbConnection, id: ConversationId, with_notes: bool) -> StorageR
         labels,
         messages,
         notes,
+        events,
     })
 }
 

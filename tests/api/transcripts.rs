@@ -40,7 +40,10 @@ async fn transcripts_for_agents_and_visitors(backend: Backend) {
         .unwrap()
         .starts_with("attachment"));
     let txt = txt.text().await.unwrap();
-    let lines: Vec<&str> = txt.lines().filter(|l| l.starts_with('[')).collect();
+    let lines: Vec<&str> = txt
+        .lines()
+        .filter(|l| l.starts_with('[') && !l.contains("] — "))
+        .collect();
     assert_eq!(lines.len(), 3, "{txt}");
     assert!(lines[0].ends_with("Vera: Where is my parcel?"), "{txt}");
     assert!(
@@ -60,9 +63,7 @@ async fn transcripts_for_agents_and_visitors(backend: Backend) {
     assert_eq!(kinds, [false, true, false]);
 
     // Not wang's conversation; not a conversation at all: the same 404.
-    let (_wb2, _w, _) = app.agent_online("wang", PW).await;
-    let wb = app.new_browser();
-    wb.login_ok("wang", PW).await;
+    let (wb, mut wang, _) = app.agent_online("wang", PW).await;
     assert_eq!(wb.get(&format!("{base}.txt")).await.status().as_u16(), 404);
     assert_eq!(
         wb.get("/agent/conversations/987654/transcript")
@@ -76,6 +77,41 @@ async fn transcripts_for_agents_and_visitors(backend: Backend) {
         303,
         "signed out: to the sign-in page"
     );
+
+    // Who had it when: assigned to lin, moved to wang, closed (by storage events).
+    let wang_id = app.agent("wang").await.id.0;
+    lin.send(json!({"type": "transfer", "conversation_id": conv, "agent_id": wang_id}))
+        .await;
+    lin.expect_where("unassigned", |f| f["conversation_id"] == conv)
+        .await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let txt = loop {
+        // The ownership writer stores the transfer a moment after it is decided.
+        let t = wb.get(&format!("{base}.txt")).await.text().await.unwrap();
+        if t.contains("Moved from lin to wang") || tokio::time::Instant::now() > deadline {
+            break t;
+        }
+        tokio::task::yield_now().await;
+    };
+    let events: Vec<&str> = txt.lines().filter(|l| l.contains("] — ")).collect();
+    assert_eq!(events.len(), 2, "{txt}");
+    assert!(
+        txt.lines().nth(2).unwrap().ends_with("Assigned to lin"),
+        "{txt}"
+    );
+    assert!(
+        events[0].ends_with("Assigned to lin") && events[1].ends_with("Moved from lin to wang"),
+        "{txt}"
+    );
+    let reply = txt
+        .lines()
+        .position(|l| l.contains("It left this morning"))
+        .unwrap();
+    let moved = txt
+        .lines()
+        .position(|l| l.ends_with("Moved from lin to wang"))
+        .unwrap();
+    assert!(moved > reply, "events sit where they happened: {txt}");
 
     // The visitor's own: its messages and the replies, no note.
     let r = app
@@ -92,7 +128,7 @@ async fn transcripts_for_agents_and_visitors(backend: Backend) {
         .await;
     assert_eq!(r.status().as_u16(), 404);
     // After closing, the visitor still gets the last conversation.
-    lin.send(json!({"type": "close", "conversation_id": conv}))
+    wang.send(json!({"type": "close", "conversation_id": conv}))
         .await;
     v.expect("closed").await;
     let r = app
@@ -100,8 +136,19 @@ async fn transcripts_for_agents_and_visitors(backend: Backend) {
         .post_form("/transcript", &[("token", &token)])
         .await;
     assert!(r.text().await.unwrap().contains("It left this morning."));
-    // Its last agent can still read it, closed.
-    assert_eq!(lb.get(&base).await.status().as_u16(), 200);
+    // Its last agent (wang now) can still read it, closed; the close is in it.
+    let (status, html) = wb.get_text(&base).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("class=\"event\""));
+    let j: Value = wb.get(&format!("{base}.json")).await.json().await.unwrap();
+    let kinds: Vec<&str> = j["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["assigned", "assigned", "closed"]);
+    assert_eq!(j["events"][2]["from_agent_id"], wang_id);
 }
 
 both_backends!(transcripts_for_agents_and_visitors);

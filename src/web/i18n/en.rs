@@ -1,6 +1,10 @@
 use super::{JsText, Strings};
 
 pub static EN: Strings = Strings {
+    ev_assigned: "Assigned to {name}",
+    ev_transferred: "Moved from {from} to {name}",
+    ev_queued: "Back in the queue",
+    ev_closed: "Closed",
     transcript_title: "Transcript",
     download_text: "Download as text",
     download_json: "Download as JSON",

@@ -88,6 +88,10 @@ impl FromRequest for Lang {
 }
 
 pub struct Strings {
+    pub ev_assigned: &'static str,
+    pub ev_transferred: &'static str,
+    pub ev_queued: &'static str,
+    pub ev_closed: &'static str,
     pub transcript_title: &'static str,
     pub download_text: &'static str,
     pub download_json: &'static str,

@@ -1,6 +1,10 @@
 use super::{JsText, Strings};
 
 pub static ZH: Strings = Strings {
+    ev_assigned: "分配给 {name}",
+    ev_transferred: "从 {from} 转给 {name}",
+    ev_queued: "回到排队",
+    ev_closed: "已结束",
     transcript_title: "会话记录",
     download_text: "下载文本",
     download_json: "下载 JSON",

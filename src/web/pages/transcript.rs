@@ -24,26 +24,36 @@ use crate::web::error::WebError;
 use crate::web::i18n::Lang;
 use crate::web::state::AppState;
 
-/// One line of a transcript, messages and notes in conversation order.
+/// One line of a transcript, messages and notes in conversation order, and
+/// the changes of owner where they happened.
 struct Line {
     time: String,
     who: String,
     body: String,
     note: bool,
+    /// A change of owner (no `who`): `body` says what happened.
+    event: bool,
 }
 
-fn lines(t: &Transcript, names: &HashMap<i64, String>, visitor: &str) -> Vec<(Line, MessageView)> {
-    let name = |id: Option<crate::domain::AgentId>| {
-        id.and_then(|a| names.get(&a.0).cloned())
+type Names = HashMap<i64, String>;
+
+fn lines(
+    t: &Transcript,
+    names: &Names,
+    visitor: &str,
+    lang: Lang,
+) -> Vec<(Line, Option<MessageView>)> {
+    let name = |id: Option<i64>| {
+        id.and_then(|a| names.get(&a).cloned())
             .unwrap_or_else(|| "—".into())
     };
-    let mut all: Vec<(i64, u8, i64, Line, MessageView)> = t
+    let mut all: Vec<(i64, u8, i64, chrono::NaiveDateTime, Line, MessageView)> = t
         .messages
         .iter()
         .map(|m| {
             let who = match m.sender {
                 Sender::Visitor => visitor.to_owned(),
-                Sender::Agent => name(m.agent_id),
+                Sender::Agent => name(m.agent_id.map(|a| a.0)),
                 Sender::System => "livedesk".into(),
             };
             let line = Line {
@@ -51,24 +61,59 @@ fn lines(t: &Transcript, names: &HashMap<i64, String>, visitor: &str) -> Vec<(Li
                 who,
                 body: m.body.clone(),
                 note: false,
+                event: false,
             };
-            (m.seq, 0, m.id.0, line, MessageView::from(m))
+            (m.seq, 0, m.id.0, m.created_at, line, MessageView::from(m))
         })
         .chain(t.notes.iter().map(|n| {
             let line = Line {
                 time: format_time(Some(n.created_at), ""),
-                who: name(n.agent_id.map(crate::domain::AgentId)),
+                who: name(n.agent_id),
                 body: n.body.clone(),
                 note: true,
+                event: false,
             };
-            (n.seq, 1, n.id, line, MessageView::note(n))
+            (n.seq, 1, n.id, n.created_at, line, MessageView::note(n))
         }))
         .collect();
-    all.sort_by_key(|(s, k, id, _, _)| (*s, *k, *id));
-    all.into_iter().map(|(_, _, _, l, v)| (l, v)).collect()
+    all.sort_by_key(|(s, k, id, ..)| (*s, *k, *id));
+    let s = lang.strings();
+    let mut events = t.events.iter().peekable();
+    let mut out = Vec::with_capacity(all.len() + t.events.len());
+    let event_line = |e: &crate::storage::events::Event| {
+        let body = match (e.kind.as_str(), e.from_agent_id) {
+            ("assigned", Some(f)) => s
+                .ev_transferred
+                .replace("{from}", &name(Some(f)))
+                .replace("{name}", &name(e.agent_id)),
+            ("assigned", None) => s.ev_assigned.replace("{name}", &name(e.agent_id)),
+            ("queued", _) => s.ev_queued.to_owned(),
+            _ => s.ev_closed.to_owned(),
+        };
+        Line {
+            time: format_time(Some(e.at), ""),
+            who: String::new(),
+            body,
+            note: false,
+            event: true,
+        }
+    };
+    for (_, _, _, at, line, view) in all {
+        while let Some(e) = events.next_if(|e| e.at < at) {
+            out.push((event_line(e), None));
+        }
+        out.push((line, Some(view)));
+    }
+    out.extend(events.map(|e| (event_line(e), None)));
+    out
 }
 
-fn as_text(t: &Transcript, lines: &[(Line, MessageView)], lang: Lang, visitor: &str) -> String {
+fn as_text(
+    t: &Transcript,
+    lines: &[(Line, Option<MessageView>)],
+    lang: Lang,
+    visitor: &str,
+) -> String {
     let s = lang.strings();
     let mut out = format!(
         "{} #{} · {}{}\n",
@@ -87,6 +132,10 @@ fn as_text(t: &Transcript, lines: &[(Line, MessageView)], lang: Lang, visitor: &
     }
     out.push('\n');
     for (l, _) in lines {
+        if l.event {
+            out.push_str(&format!("[{}] — {}\n", l.time, l.body));
+            continue;
+        }
         let mark = if l.note {
             format!(" ({})", s.js.note_label)
         } else {
@@ -176,7 +225,7 @@ pub async fn page(
         email: t.visitor.email.clone().unwrap_or_default(),
         status: t.conversation.assignment.status.as_str(),
         labels: t.labels.iter().map(LabelRef::from).collect(),
-        lines: lines(&t, &names, &visitor)
+        lines: lines(&t, &names, &visitor, lang)
             .into_iter()
             .map(|(l, _)| l)
             .collect(),
@@ -212,13 +261,22 @@ pub async fn file(
     }
     let (t, names) = readable(&a.0, ConversationId(id), &state, &chat).await?;
     let visitor = visitor_name(&t, lang);
-    let ls = lines(&t, &names, &visitor);
+    let ls = lines(&t, &names, &visitor, lang);
     let name = format!("conversation-{}.{ext}", t.conversation.id);
     if ext == "txt" {
         let body = as_text(&t, &ls, lang, &visitor);
         return Ok(download(body, "text/plain; charset=utf-8", &name));
     }
-    let messages: Vec<MessageView> = ls.into_iter().map(|(_, v)| v).collect();
+    let messages: Vec<MessageView> = ls.into_iter().filter_map(|(_, v)| v).collect();
+    let events: Vec<serde_json::Value> = t
+        .events
+        .iter()
+        .map(|e| {
+            serde_json::json!({"kind": e.kind, "agent_id": e.agent_id,
+                               "from_agent_id": e.from_agent_id,
+                               "at": crate::chat::protocol::rfc3339(e.at)})
+        })
+        .collect();
     let body = serde_json::json!({
         "conversation": {
             "id": t.conversation.id.0,
@@ -228,6 +286,7 @@ pub async fn file(
         },
         "visitor": {"id": t.visitor.id.0, "name": t.visitor.name, "email": t.visitor.email},
         "messages": messages,
+        "events": events,
     });
     Ok(download(body.to_string(), "application/json", &name))
 }
@@ -268,7 +327,7 @@ pub async fn for_visitor(
         Err(e) => return Err(e.into()),
     };
     let visitor = visitor_name(&t, lang);
-    let ls = lines(&t, &names, &visitor);
+    let ls = lines(&t, &names, &visitor, lang);
     let name = format!("conversation-{}.txt", t.conversation.id);
     Ok(download(
         as_text(&t, &ls, lang, &visitor),
