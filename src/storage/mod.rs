@@ -4,6 +4,7 @@
 
 pub mod agents;
 pub mod announcements;
+pub mod archive;
 pub mod arrivals;
 pub mod assignments;
 pub mod canned;

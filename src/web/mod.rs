@@ -107,6 +107,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/transcript",
         web::post().to(pages::transcript::for_visitor),
     )
+    .route("/agent/archive", web::get().to(pages::archive::show))
     .route("/agent/canned", web::get().to(pages::canned::list::<false>))
     .route("/agent/canned", web::post().to(pages::canned::add::<false>))
     .route("/agent/canned.json", web::get().to(pages::canned::offers))

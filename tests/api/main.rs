@@ -4,6 +4,7 @@
 mod helpers;
 
 mod admin;
+mod archive;
 mod bootstrap;
 mod canned;
 mod capacity;

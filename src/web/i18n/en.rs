@@ -1,6 +1,19 @@
 use super::{JsText, Strings};
 
 pub static EN: Strings = Strings {
+    archive_title: "Archive",
+    search: "Search",
+    any: "Any",
+    col_agent: "Agent",
+    col_visitor: "Visitor",
+    col_started: "Started",
+    date_from: "From",
+    date_to: "To",
+    text_in_messages: "Text in messages",
+    name_or_email: "Visitor name or email",
+    older: "Older",
+    nothing_found: "Nothing found.",
+    status_open: "Open",
     ev_assigned: "Assigned to {name}",
     ev_transferred: "Moved from {from} to {name}",
     ev_queued: "Back in the queue",

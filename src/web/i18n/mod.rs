@@ -88,6 +88,19 @@ impl FromRequest for Lang {
 }
 
 pub struct Strings {
+    pub archive_title: &'static str,
+    pub search: &'static str,
+    pub any: &'static str,
+    pub col_agent: &'static str,
+    pub col_visitor: &'static str,
+    pub col_started: &'static str,
+    pub date_from: &'static str,
+    pub date_to: &'static str,
+    pub text_in_messages: &'static str,
+    pub name_or_email: &'static str,
+    pub older: &'static str,
+    pub nothing_found: &'static str,
+    pub status_open: &'static str,
     pub ev_assigned: &'static str,
     pub ev_transferred: &'static str,
     pub ev_queued: &'static str,

@@ -1,6 +1,19 @@
 use super::{JsText, Strings};
 
 pub static ZH: Strings = Strings {
+    archive_title: "会话存档",
+    search: "搜索",
+    any: "不限",
+    col_agent: "客服",
+    col_visitor: "访客",
+    col_started: "开始时间",
+    date_from: "起始日期",
+    date_to: "截止日期",
+    text_in_messages: "消息内容",
+    name_or_email: "访客姓名或邮箱",
+    older: "更早",
+    nothing_found: "没有找到。",
+    status_open: "进行中",
     ev_assigned: "分配给 {name}",
     ev_transferred: "从 {from} 转给 {name}",
     ev_queued: "回到排队",

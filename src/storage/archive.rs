@@ -1,0 +1,137 @@
+//! The archive: conversations by filters, newest first, a page at a time.
+//! Text is matched as a substring, case-insensitively (`LIKE`, user input
+//! escaped); a full-text index for large archives is not there yet.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{agents, conversation_labels, conversations, messages, visitors};
+use super::{DbConnection, StorageResult};
+use crate::domain::{AgentId, ConversationStatus};
+
+diesel::define_sql_function! {
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Who is looking: admins see everything; an agent its own and the queue.
+#[derive(Debug, Clone, Copy)]
+pub enum Viewer {
+    Admin,
+    Agent(AgentId),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub agent: Option<AgentId>,
+    pub label: Option<i64>,
+    pub status: Option<ConversationStatus>,
+    /// Started on or after / before.
+    pub from: Option<NaiveDateTime>,
+    pub until: Option<NaiveDateTime>,
+    /// In the visitor's name or email.
+    pub visitor: Option<String>,
+    /// In any message's body.
+    pub text: Option<String>,
+    /// Older than this conversation (the next page).
+    pub before: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct Found {
+    pub id: i64,
+    pub status: String,
+    pub agent: Option<String>,
+    pub visitor_name: Option<String>,
+    pub visitor_email: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+/// `%text%` for LIKE, lowercased, with `%`, `_` and `\` taken literally.
+fn pattern(s: &str) -> String {
+    let mut p = String::from("%");
+    for c in s.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+pub fn search(
+    conn: &mut DbConnection,
+    viewer: Viewer,
+    f: &Filter,
+    limit: i64,
+) -> StorageResult<Vec<Found>> {
+    let mut q = conversations::table
+        .inner_join(visitors::table)
+        .left_join(agents::table)
+        .select((
+            conversations::id,
+            conversations::status,
+            agents::display_name.nullable(),
+            visitors::name,
+            visitors::email,
+            conversations::created_at,
+        ))
+        .into_boxed();
+    if let Viewer::Agent(me) = viewer {
+        q = q.filter(
+            conversations::agent_id
+                .eq(me.0)
+                .or(conversations::status.eq(ConversationStatus::Queued.as_str())),
+        );
+    }
+    if let Some(a) = f.agent {
+        q = q.filter(conversations::agent_id.eq(a.0));
+    }
+    if let Some(s) = f.status {
+        q = q.filter(conversations::status.eq(s.as_str()));
+    }
+    if let Some(t) = f.from {
+        q = q.filter(conversations::created_at.ge(t));
+    }
+    if let Some(t) = f.until {
+        q = q.filter(conversations::created_at.lt(t));
+    }
+    if let Some(b) = f.before {
+        q = q.filter(conversations::id.lt(b));
+    }
+    if let Some(l) = f.label {
+        let tagged = conversation_labels::table
+            .filter(conversation_labels::label_id.eq(l))
+            .select(conversation_labels::conversation_id);
+        q = q.filter(conversations::id.eq_any(tagged));
+    }
+    if let Some(v) = f.visitor.as_deref().filter(|v| !v.trim().is_empty()) {
+        let p = pattern(v);
+        q = q.filter(
+            lower(visitors::name.assume_not_null())
+                .like(p.clone())
+                .escape('\\')
+                .or(lower(visitors::email.assume_not_null())
+                    .like(p)
+                    .escape('\\')),
+        );
+    }
+    if let Some(t) = f.text.as_deref().filter(|t| !t.trim().is_empty()) {
+        let with = messages::table
+            .filter(lower(messages::body).like(pattern(t)).escape('\\'))
+            .select(messages::conversation_id);
+        q = q.filter(conversations::id.eq_any(with));
+    }
+    Ok(q.order(conversations::id.desc())
+        .limit(limit)
+        .load::<Found>(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_patterns_take_user_text_literally() {
+        assert_eq!(super::pattern(" 50%_off\\ "), "%50\\%\\_off\\\\%");
+        assert_eq!(super::pattern("Vera"), "%vera%");
+    }
+}
