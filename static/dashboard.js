@@ -234,18 +234,20 @@
     el.hint.hidden = !canAct || !el.hint.textContent;
     el.notice.hidden = !c.gone;
     el.notice.textContent = c.gone ? T.no_longer_yours : "";
-    el.transferSel.textContent = "";
-    var first = document.createElement("option");
-    first.value = "";
-    first.textContent = T.transfer_to;
-    el.transferSel.appendChild(first);
-    agents.forEach(function (a) {
-      if (me && a.id === me.id) return;
-      var o = document.createElement("option");
-      o.value = a.id;
-      o.textContent = a.name + " (" + (a.status === "online" ? T.online : T.away) + ")";
-      el.transferSel.appendChild(o);
-    });
+    // Rebuilt only when the agents changed: a frame about something else
+    // must not close the menu, or lose the choice, under the agent's hand.
+    var sig = JSON.stringify(agents), keep = el.transferSel.value;
+    if (el.transferSel.dataset.sig !== sig) {
+      el.transferSel.dataset.sig = sig;
+      el.transferSel.textContent = "";
+      el.transferSel.appendChild(new Option(T.transfer_to, ""));
+      agents.forEach(function (a) {
+        if (me && a.id === me.id) return;
+        el.transferSel.appendChild(new Option(a.name + " (" + (a.status === "online" ? T.online : T.away) + ")", a.id));
+      });
+      el.transferSel.value = keep;
+      if (el.transferSel.value !== keep) el.transferSel.value = "";
+    }
     P.details(c.visitor || {}, T);
     $("transcript-link").href = "/agent/conversations/" + c.id + "/transcript";
     if (hooks.paneShown) hooks.paneShown(c, canAct || (live && admin));
