@@ -58,6 +58,64 @@ fn storage_failure(e: &StorageError, conversation: i64) -> ErrorBody {
     }
 }
 
+/// May `card` read `id` (`write`: act on it)? Live ones as the Desk says;
+/// a closed one only its last agent or an admin.
+async fn may_touch(
+    cx: &ChatContext,
+    card: &AgentCard,
+    id: ConversationId,
+    write: bool,
+) -> Result<(), ErrorBody> {
+    let access = cx
+        .authorize(card, id, write)
+        .await
+        .map_err(|e| failure(e, id.0))?;
+    if access == Access::NotLive {
+        let conv = cx
+            .storage
+            .run(move |db| conversations::find(db, id))
+            .await
+            .map_err(|e| storage_failure(&e, id.0))?;
+        if !(card.is_admin || conv.assignment.agent == Some(card.id)) {
+            return Err(failure(ChatError::Forbidden, id.0));
+        }
+    }
+    Ok(())
+}
+
+/// May `card` write to `id` now? A closed or unknown one says which.
+async fn may_write(
+    cx: &ChatContext,
+    card: &AgentCard,
+    id: ConversationId,
+) -> Result<(), ErrorBody> {
+    let access = cx
+        .authorize(card, id, true)
+        .await
+        .map_err(|e| failure(e, id.0))?;
+    if access == Access::NotLive {
+        let known = cx.storage.run(move |db| conversations::find(db, id)).await;
+        return Err(match known {
+            Ok(_) => failure(ChatError::Closed, id.0),
+            Err(e) => storage_failure(&e, id.0),
+        });
+    }
+    Ok(())
+}
+
+/// The answer of a detached task (one that finishes whatever happens to the
+/// socket); a task that died answers `unavailable`.
+async fn detached<T>(
+    task: actix_rt::task::JoinHandle<Result<T, ErrorBody>>,
+) -> Result<T, ErrorBody> {
+    task.await.unwrap_or_else(|_| {
+        Err(ErrorBody::new(
+            code::UNAVAILABLE,
+            "please try again shortly",
+        ))
+    })
+}
+
 impl AgentSession {
     pub fn start(
         cx: Arc<ChatContext>,
@@ -315,18 +373,7 @@ impl AgentSession {
         let cid = client_id.clone();
         // Detached: once stored, the message reaches the Dispatcher whatever happens to this socket.
         let task = actix_rt::spawn(async move {
-            let access = cx
-                .authorize(&card, id, true)
-                .await
-                .map_err(|e| failure(e, id.0))?;
-            if access == Access::NotLive {
-                // Closed, or never existed: say which.
-                let known = cx.storage.run(move |db| conversations::find(db, id)).await;
-                return Err(match known {
-                    Ok(_) => failure(ChatError::Closed, id.0),
-                    Err(e) => storage_failure(&e, id.0),
-                });
-            }
+            may_write(&cx, &card, id).await?;
             let message = OwnedNewMessage {
                 conversation_id: id,
                 sender: Sender::Agent,
@@ -340,14 +387,7 @@ impl AgentSession {
                 .map_err(|e| storage_failure(&e, id.0))?;
             Ok(MessageView::from(stored.message()))
         });
-        let fut = async move {
-            task.await.unwrap_or_else(|_| {
-                Err(ErrorBody::new(
-                    code::UNAVAILABLE,
-                    "please try again shortly",
-                ))
-            })
-        };
+        let fut = detached(task);
         ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {
             Ok(message) => {
                 let frame = AgentOut::Ack {

@@ -3,13 +3,12 @@
 
 use actix::prelude::*;
 
-use super::{failure, storage_failure, AgentSession};
-use crate::chat::messages::*;
+use super::{storage_failure, AgentSession};
 use crate::chat::protocol::*;
 use crate::domain::ConversationId;
 use crate::storage::messages::{self as store, Message};
 use crate::storage::notes::{self, Note};
-use crate::storage::{conversations, DbConnection, StorageResult};
+use crate::storage::{DbConnection, StorageResult};
 
 /// Notes in one page of history, at most.
 const NOTES_MAX: i64 = 200;
@@ -54,21 +53,7 @@ impl AgentSession {
         let cx = self.cx.clone();
         let card = self.card.clone();
         let fut = async move {
-            let access = cx
-                .authorize(&card, id, false)
-                .await
-                .map_err(|e| failure(e, id.0))?;
-            if access == Access::NotLive {
-                // Closed (or unknown): only its last agent, or an admin, may read it.
-                let conv = cx
-                    .storage
-                    .run(move |db| conversations::find(db, id))
-                    .await
-                    .map_err(|e| storage_failure(&e, id.0))?;
-                if !(card.is_admin || conv.assignment.agent == Some(card.id)) {
-                    return Err(failure(ChatError::Forbidden, id.0));
-                }
-            }
+            super::may_touch(&cx, &card, id, false).await?;
             Ok(())
         };
         ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {

@@ -4,11 +4,11 @@
 
 use actix::prelude::*;
 
-use super::{failure, storage_failure, AgentSession};
+use super::{storage_failure, AgentSession};
 use crate::chat::messages::*;
 use crate::chat::protocol::*;
 use crate::domain::ConversationId;
-use crate::storage::{conversations, labels};
+use crate::storage::labels;
 
 impl AgentSession {
     pub(super) fn label(
@@ -21,21 +21,7 @@ impl AgentSession {
         let cx = self.cx.clone();
         let card = self.card.clone();
         let fut = async move {
-            let access = cx
-                .authorize(&card, id, true)
-                .await
-                .map_err(|e| failure(e, id.0))?;
-            if access == Access::NotLive {
-                // Closed (or unknown): its last agent, or an admin, may still label it.
-                let conv = cx
-                    .storage
-                    .run(move |db| conversations::find(db, id))
-                    .await
-                    .map_err(|e| storage_failure(&e, id.0))?;
-                if !(card.is_admin || conv.assignment.agent == Some(card.id)) {
-                    return Err(failure(ChatError::Forbidden, id.0));
-                }
-            }
+            super::may_touch(&cx, &card, id, true).await?;
             let now = cx
                 .storage
                 .run(move |db| labels::set(db, id, label, on))

@@ -9,7 +9,6 @@ use crate::chat::messages::*;
 use crate::chat::protocol::*;
 use crate::domain::message::{ClientId, MessageBody};
 use crate::domain::ConversationId;
-use crate::storage::conversations;
 use crate::storage::notes;
 
 impl AgentSession {
@@ -73,17 +72,7 @@ fn write(
     let cx = s.cx.clone();
     let (card, session) = (s.card.clone(), s.id);
     let task = actix_rt::spawn(async move {
-        let access = cx
-            .authorize(&card, id, true)
-            .await
-            .map_err(|e| failure(e, id.0))?;
-        if access == Access::NotLive {
-            let known = cx.storage.run(move |db| conversations::find(db, id)).await;
-            return Err(match known {
-                Ok(_) => failure(ChatError::Closed, id.0),
-                Err(e) => storage_failure(&e, id.0),
-            });
-        }
+        super::may_write(&cx, &card, id).await?;
         let now = cx.clock.now_naive();
         let agent = card.id;
         let (note, new) = cx
@@ -100,12 +89,5 @@ fn write(
         }
         Ok(view)
     });
-    async move {
-        task.await.unwrap_or_else(|_| {
-            Err(ErrorBody::new(
-                code::UNAVAILABLE,
-                "please try again shortly",
-            ))
-        })
-    }
+    super::detached(task)
 }

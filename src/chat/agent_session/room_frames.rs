@@ -73,14 +73,7 @@ impl AgentSession {
             }
             Ok(view)
         });
-        let fut = async move {
-            task.await.unwrap_or_else(|_| {
-                Err(ErrorBody::new(
-                    code::UNAVAILABLE,
-                    "please try again shortly",
-                ))
-            })
-        };
+        let fut = super::detached(task);
         ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {
             Ok(message) => {
                 let frame = AgentOut::RoomAck {
