@@ -138,9 +138,24 @@ async fn a_closed_conversation_keeps_its_labels(backend: Backend) {
     // Labelled after closing (its last agent may), and listed with it after a reload.
     lin.send(json!({"type": "label", "conversation_id": conv, "label_id": bug, "on": true}))
         .await;
-    lin.send(json!({"type": "history", "conversation_id": conv}))
-        .await;
-    lin.expect("history").await;
+    // Stored (the socket answers nothing on success): wait for storage.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let id = livedesk::domain::ConversationId(conv);
+        let has = app
+            .storage
+            .run(move |db| livedesk::storage::labels::of(db, &[id]))
+            .await
+            .unwrap();
+        if !has.is_empty() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the label was never stored"
+        );
+        tokio::task::yield_now().await;
+    }
     let mut again = Ws::agent(&lb).await;
     let recent = again.expect("recent").await;
     assert_eq!(names(&recent["conversations"][0]), ["bug"], "{recent}");
