@@ -188,7 +188,18 @@ async fn run(
                             Err(_) => break,
                         }
                     }
-                    let r: redis::RedisResult<()> = pipe.query_async(&mut conn).await;
+                    let mut r: redis::RedisResult<()> = pipe.query_async(&mut conn).await;
+                    // Redis came back while this connection was idle: the
+                    // first command finds it broken and the manager
+                    // reconnects. While the listener is linked again, try
+                    // again rather than lose a rejoin or a resync.
+                    for _ in 0..3 {
+                        if r.is_ok() || !bus.connected() {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        r = pipe.query_async(&mut conn).await;
+                    }
                     if let Err(e) = r {
                         tracing::warn!(error = %e, "could not publish to the cluster");
                     }
