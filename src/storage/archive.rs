@@ -1,9 +1,13 @@
 //! The archive: conversations by filters, newest first, a page at a time.
-//! Text is matched as a substring, case-insensitively (`LIKE`, user input
-//! escaped); a full-text index for large archives is not there yet.
+//! Text is matched as a substring, case-insensitively, through each
+//! database's own trigram index (PostgreSQL `pg_trgm` GIN, SQLite FTS5
+//! trigram; migration `message_search`). Terms shorter than three
+//! characters have no trigram and are matched by a scan.
 
 use chrono::NaiveDateTime;
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
 
 use super::schema::{agents, conversation_labels, conversations, messages, visitors};
 use super::{DbConnection, StorageResult};
@@ -57,6 +61,13 @@ fn pattern(s: &str) -> String {
     }
     p.push('%');
     p
+}
+
+/// The FTS5 query for `text` as one phrase (a substring for the trigram
+/// tokenizer), or None when it is too short to have a trigram.
+fn fts_phrase(text: &str) -> Option<String> {
+    let t = text.trim();
+    (t.chars().count() >= 3).then(|| format!("\"{}\"", t.replace('"', "\"\"")))
 }
 
 pub fn search(
@@ -117,10 +128,23 @@ pub fn search(
         );
     }
     if let Some(t) = f.text.as_deref().filter(|t| !t.trim().is_empty()) {
-        let with = messages::table
-            .filter(lower(messages::body).like(pattern(t)).escape('\\'))
-            .select(messages::conversation_id);
-        q = q.filter(conversations::id.eq_any(with));
+        q = match (&*conn, fts_phrase(t)) {
+            // A phrase of trigrams: the index alone answers it.
+            (DbConnection::Sqlite(_), Some(phrase)) => q.filter(
+                sql::<Bool>(
+                    "conversations.id IN (SELECT m.conversation_id FROM messages m \
+                     WHERE m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ",
+                )
+                .bind::<Text, _>(phrase)
+                .sql("))"),
+            ),
+            _ => {
+                let with = messages::table
+                    .filter(lower(messages::body).like(pattern(t)).escape('\\'))
+                    .select(messages::conversation_id);
+                q.filter(conversations::id.eq_any(with))
+            }
+        };
     }
     Ok(q.order(conversations::id.desc())
         .limit(limit)
@@ -133,5 +157,16 @@ mod tests {
     fn like_patterns_take_user_text_literally() {
         assert_eq!(super::pattern(" 50%_off\\ "), "%50\\%\\_off\\\\%");
         assert_eq!(super::pattern("Vera"), "%vera%");
+    }
+
+    #[test]
+    fn fts_phrases_quote_user_text_and_need_three_characters() {
+        assert_eq!(super::fts_phrase(" 退款 "), None);
+        assert_eq!(super::fts_phrase("ab"), None);
+        assert_eq!(
+            super::fts_phrase(r#"say "hi" OR x*"#).as_deref(),
+            Some(r#""say ""hi"" OR x*""#)
+        );
+        assert_eq!(super::fts_phrase("退款单").as_deref(), Some("\"退款单\""));
     }
 }

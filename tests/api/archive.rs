@@ -1,6 +1,10 @@
 //! The archive: filters, text in messages (Chinese too), who sees what, pages.
 
+use diesel::sql_types::BigInt;
+use diesel::{Connection, RunQueryDsl};
 use livedesk::domain::Role;
+use livedesk::storage::archive::{self, Filter, Viewer};
+use livedesk::storage::DbConnection;
 use serde_json::json;
 
 use crate::both_backends;
@@ -114,4 +118,133 @@ async fn find(b: &TestApp, q: &str) -> Vec<i64> {
     ids(&html)
 }
 
-both_backends!(the_archive_finds_conversations_by_filter_and_text);
+/// 200 conversations of 250 messages each (enough for PostgreSQL's
+/// planner to prefer the index), one of them (message 7,777)
+/// naming an order; ids of the first conversation and of that message.
+fn fill(db: &mut DbConnection) -> (i64, i64) {
+    let series = match db {
+        DbConnection::Pg(_) => "SELECT generate_series(1, 50000) AS x",
+        DbConnection::Sqlite(_) => {
+            "WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < 50000) SELECT x FROM g"
+        }
+    };
+    let run = |db: &mut DbConnection, q: String| {
+        diesel::sql_query(q).execute(db).unwrap();
+    };
+    run(
+        db,
+        "INSERT INTO visitors (token_hash, name, first_seen_at, last_seen_at) \
+         VALUES ('fill', 'Filler', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            .into(),
+    );
+    run(db, format!(
+        "INSERT INTO conversations (visitor_id, status, last_seq, created_at, updated_at) \
+         SELECT (SELECT max(id) FROM visitors), 'closed', 250, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP \
+         FROM ({series}) s WHERE x <= 200"
+    ));
+    let first: i64 = diesel::select(diesel::dsl::sql::<BigInt>(
+        "(SELECT min(id) FROM conversations WHERE last_seq = 250)",
+    ))
+    .get_result(db)
+    .unwrap();
+    run(
+        db,
+        format!(
+            "INSERT INTO messages (conversation_id, seq, sender, body, created_at) \
+         SELECT {first} + (x - 1) / 250, 1 + (x - 1) % 250, 'visitor', \
+         CASE WHEN x = 7777 THEN 'my order ORD-77777 never came' \
+         ELSE 'a message about nothing in particular, number ' || x END, CURRENT_TIMESTAMP \
+         FROM ({series}) s"
+        ),
+    );
+    let hit: i64 = diesel::select(diesel::dsl::sql::<BigInt>(
+        "(SELECT id FROM messages WHERE body LIKE '%ORD-77777%')",
+    ))
+    .get_result(db)
+    .unwrap();
+    if let DbConnection::Pg(_) = db {
+        run(db, "ANALYZE messages".into());
+    }
+    (first, hit)
+}
+
+fn text(q: &str) -> Filter {
+    Filter {
+        text: Some(q.into()),
+        ..Filter::default()
+    }
+}
+
+/// Text search is answered from each database's trigram index, which
+/// follows messages as they change and go.
+async fn text_search_is_answered_from_the_index(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (first, hit) = app.storage.run(|db| Ok(fill(db))).await.unwrap();
+    let owner = first + 31; // message 7,777 is in the 32nd conversation
+    let found = app
+        .storage
+        .run(|db| {
+            db.transaction(|db| {
+                let found = archive::search(db, Viewer::Admin, &text("ord-77777"), 10)?;
+                // PostgreSQL counts this transaction's index scans.
+                if let DbConnection::Pg(_) = db {
+                    let scans: i64 = diesel::select(diesel::dsl::sql::<BigInt>(
+                        "pg_stat_get_xact_numscans('messages_body_trgm'::regclass)",
+                    ))
+                    .get_result(db)?;
+                    assert!(scans > 0, "the trigram index was not used");
+                }
+                Ok(found)
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.iter().map(|f| f.id).collect::<Vec<_>>(), [owner]);
+    // On SQLite the index is a table of its own, kept by triggers: an
+    // edited body is found by its new text only, a deleted one not at all.
+    let ids = |q: &'static str| {
+        let storage = app.storage.clone();
+        async move {
+            storage
+                .run(move |db| archive::search(db, Viewer::Admin, &text(q), 10))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|f| f.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    app.storage
+        .run(move |db| {
+            diesel::sql_query(format!(
+                "UPDATE messages SET body = 'redacted 退款单号, GROSSER ÄRGER' WHERE id = {hit}"
+            ))
+            .execute(db)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert!(ids("ORD-77777").await.is_empty());
+    assert_eq!(ids("退款单").await, [owner]);
+    assert_eq!(ids("REDACTED 退").await, [owner]);
+    // Case folds beyond ASCII (SQLite's own lower() and LIKE fold ASCII only,
+    // so this is found through FTS5 there).
+    assert_eq!(ids("großer").await, Vec::<i64>::new());
+    assert_eq!(ids("grosser ärger").await, [owner]);
+    app.storage
+        .run(move |db| {
+            diesel::sql_query(format!("DELETE FROM conversations WHERE id = {owner}"))
+                .execute(db)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert!(ids("退款单").await.is_empty());
+    // The rest is all still there, found through the same index.
+    assert_eq!(ids("number 49999").await, [first + 199]);
+}
+
+both_backends!(
+    the_archive_finds_conversations_by_filter_and_text,
+    text_search_is_answered_from_the_index
+);

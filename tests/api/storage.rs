@@ -45,10 +45,13 @@ fn columns(conn: &mut DbConnection) -> BTreeSet<(String, String, bool)> {
         .into_iter()
         .map(|r| (r.table_name, r.column_name, r.is_nullable == "YES"))
         .collect(),
+        // The FTS5 index and its shadow tables are SQLite's form of
+        // PostgreSQL's trigram index, not tables of their own.
         DbConnection::Sqlite(c) => diesel::sql_query(
             "SELECT m.name AS table_name, p.name AS column_name, p.\"notnull\" AS not_null, p.pk AS pk \
              FROM sqlite_master m JOIN pragma_table_info(m.name) p \
-             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '__diesel_schema_migrations'",
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '__diesel_schema_migrations' \
+             AND m.name NOT LIKE 'messages_fts%'",
         )
         .load::<SqliteColumn>(c)
         .unwrap()
