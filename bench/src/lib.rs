@@ -14,12 +14,14 @@
 mod churn;
 mod connections;
 mod durable;
+mod search;
 mod store;
 mod worker;
 
 pub use churn::{churn, ChurnConfig, ChurnReport};
 pub use connections::{connections, rss_kib, ConnectionsConfig, ConnectionsReport};
 pub use durable::{durable, DurableConfig, Report};
+pub use search::{search, SearchConfig, SearchReport};
 pub use store::{store, StoreConfig, StoreReport};
 pub use worker::{Spawn, Spread};
 

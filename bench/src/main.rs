@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use livedesk_bench::{
-    churn, connections, durable, serve_stdio, store, ChurnConfig, ConnectionsConfig, Credentials,
-    DurableConfig, Spawn, Spread, StoreConfig,
+    churn, connections, durable, search, serve_stdio, store, ChurnConfig, ConnectionsConfig,
+    Credentials, DurableConfig, SearchConfig, Spawn, Spread, StoreConfig,
 };
 
 #[derive(Parser)]
@@ -144,6 +144,19 @@ enum Scenario {
         #[command(flatten)]
         workers: Workers,
     },
+    /// Archive search as the archive grows: fills an empty database to each
+    /// size in turn and times the archive's first page per kind of query.
+    Search {
+        /// An empty database; migrations are run.
+        #[arg(long, env = "LIVEDESK_DATABASE_URL")]
+        database_url: String,
+        /// Message counts to measure at.
+        #[arg(long, value_delimiter = ',', default_value = "100000,300000,1000000")]
+        sizes: Vec<u64>,
+        /// Queries of each kind at each size.
+        #[arg(long, default_value_t = 100)]
+        queries: usize,
+    },
     /// The database alone: one writer stores batches as the server's writer does,
     /// as fast as it can; rate, time per batch and the database's CPU per message.
     Store {
@@ -247,6 +260,19 @@ async fn run(scenario: Scenario) -> anyhow::Result<(String, bool)> {
             };
             let r = tokio::task::spawn_blocking(move || store(config)).await??;
             (r.render(), r.correct())
+        }
+        Scenario::Search {
+            database_url,
+            sizes,
+            queries,
+        } => {
+            let config = SearchConfig {
+                database_url,
+                sizes,
+                queries,
+            };
+            let r = tokio::task::spawn_blocking(move || search(config)).await??;
+            (r.render(), true)
         }
         Scenario::Worker { .. } => unreachable!("handled before the runtime starts"),
     })

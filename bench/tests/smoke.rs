@@ -199,3 +199,31 @@ async fn the_database_floor_scenario_stores_every_message_once_in_order(backend:
 }
 
 both_backends!(the_database_floor_scenario_stores_every_message_once_in_order);
+
+/// The search scenario fills the archive step by step and finds, through
+/// the product's own search, what each kind of query should find.
+async fn the_search_scenario_finds_what_each_query_should(backend: Backend) {
+    use livedesk_bench::{search, SearchConfig};
+    let db = TestDb::create(backend);
+    let config = SearchConfig {
+        database_url: db.url().to_owned(),
+        sizes: vec![5_000, 2_000],
+        queries: 3,
+    };
+    let r = tokio::task::spawn_blocking(move || search(config))
+        .await
+        .unwrap()
+        .expect("the search scenario runs");
+    println!("{}", r.render());
+    let hits: Vec<(u64, usize)> = r.rows.iter().map(|row| (row.size, row.hits)).collect();
+    // Sizes in order; per size: one order, a full page for the frequent
+    // words (English, three and two Chinese characters), none for the rest.
+    let per_size = [1, 51, 51, 51, 0, 0];
+    let want: Vec<(u64, usize)> = [2_000, 5_000]
+        .into_iter()
+        .flat_map(|s| per_size.map(|h| (s, h)))
+        .collect();
+    assert_eq!(hits, want, "{}", r.render());
+}
+
+both_backends!(the_search_scenario_finds_what_each_query_should);

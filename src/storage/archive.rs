@@ -7,10 +7,10 @@
 use chrono::NaiveDateTime;
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Text};
+use diesel::sql_types::{BigInt, Bool, Text};
 
-use super::schema::{agents, conversation_labels, conversations, messages, visitors};
-use super::{DbConnection, StorageResult};
+use super::schema::{agents, conversation_labels, conversations, visitors};
+use super::{Backend, DbConnection, StorageResult};
 use crate::domain::{AgentId, ConversationStatus};
 
 diesel::define_sql_function! {
@@ -62,6 +62,9 @@ fn pattern(s: &str) -> String {
     p.push('%');
     p
 }
+
+/// From this many FTS matches on, SQLite checks conversations newest first.
+const MANY: i64 = 2000;
 
 /// The FTS5 query for `text` as one phrase (a substring for the trigram
 /// tokenizer), or None when it is too short to have a trigram.
@@ -128,23 +131,57 @@ pub fn search(
         );
     }
     if let Some(t) = f.text.as_deref().filter(|t| !t.trim().is_empty()) {
-        q = match (&*conn, fts_phrase(t)) {
-            // A phrase of trigrams: the index alone answers it.
-            (DbConnection::Sqlite(_), Some(phrase)) => q.filter(
-                sql::<Bool>(
-                    "conversations.id IN (SELECT m.conversation_id FROM messages m \
-                     WHERE m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ",
+        // Each as a fragment of SQL, so the statement is not kept prepared
+        // and each search is planned for its own text: a kept one goes
+        // generic on PostgreSQL after five runs and then walks every
+        // conversation instead of asking the trigram index.
+        let with = match (conn.backend(), fts_phrase(t)) {
+            // `\\` is LIKE's default escape there.
+            (Backend::Postgres, _) => sql::<Bool>(
+                "conversations.id IN (SELECT m.conversation_id FROM messages m \
+                 WHERE lower(m.body) LIKE ",
+            )
+            .bind::<Text, _>(pattern(t))
+            .sql(")"),
+            // SQLite keeps no statistics on the FTS index, so this counts
+            // (up to a cap): few matches are looked up message by message;
+            // many are checked against the newest conversations first,
+            // which finds a page long before reading them all.
+            (Backend::Sqlite, Some(phrase)) => {
+                let many: i64 = diesel::select(
+                    sql::<BigInt>(
+                        "(SELECT count(*) FROM (SELECT 1 FROM messages_fts \
+                         WHERE messages_fts MATCH ",
+                    )
+                    .bind::<Text, _>(phrase.clone())
+                    .sql(&format!(" LIMIT {MANY}))")),
                 )
-                .bind::<Text, _>(phrase)
-                .sql("))"),
-            ),
-            _ => {
-                let with = messages::table
-                    .filter(lower(messages::body).like(pattern(t)).escape('\\'))
-                    .select(messages::conversation_id);
-                q.filter(conversations::id.eq_any(with))
+                .get_result(conn)?;
+                let matching = "m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ";
+                let head = if many >= MANY {
+                    format!(
+                        "EXISTS (SELECT 1 FROM messages m \
+                         WHERE m.conversation_id = conversations.id AND {matching}"
+                    )
+                } else {
+                    format!(
+                        "conversations.id IN (SELECT m.conversation_id FROM messages m \
+                         WHERE {matching}"
+                    )
+                };
+                sql::<Bool>(&head).bind::<Text, _>(phrase).sql("))")
             }
+            // No trigram to look up: newest conversations first, each
+            // through its own messages, so a frequent pair of Chinese
+            // characters finds a page at once.
+            (Backend::Sqlite, None) => sql::<Bool>(
+                "EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id \
+                 AND lower(m.body) LIKE ",
+            )
+            .bind::<Text, _>(pattern(t))
+            .sql(" ESCAPE '\\')"),
         };
+        q = q.filter(with);
     }
     Ok(q.order(conversations::id.desc())
         .limit(limit)

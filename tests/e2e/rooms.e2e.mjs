@@ -90,6 +90,21 @@ try {
   assert.ok(saved.includes("Checking that for you now") && saved.includes("My parcel is lost"), saved);
   assert.ok(!saved.includes("SECRET-NOTE"), saved);
 
+  step("the archive finds the conversation by its text and opens its transcript");
+  const arch = watch(await lin.context().newPage());
+  await arch.goto(new URL("/agent/archive", lin.url()).href);
+  await arch.locator('input[name="q"]').fill("PARCEL is");
+  await arch.locator('form.filters button[type="submit"]').click();
+  const row = arch.locator("table.archive tr[data-conversation]", { hasText: "Vera" });
+  await row.waitFor();
+  assert.equal(await arch.locator("table.archive tr[data-conversation]").count(), 1);
+  await row.locator("a").first().click();
+  await arch.locator("body", { hasText: "My parcel is lost" }).waitFor();
+  assert.ok((await arch.locator("body").textContent()).includes("SECRET-NOTE"), "agents see the note in the transcript");
+  await arch.goto(new URL("/agent/archive?q=nobody+wrote+this", lin.url()).href);
+  assert.equal(await arch.locator("table.archive tr[data-conversation]").count(), 0);
+  await arch.close();
+
   step("a room: lin mentions wang; wang sees a mention badge, then the message marked");
   const wang = await online(await signIn(browser, "wang", PASSWORD));
   await wang.locator("#rooms li", { hasText: "# support" }).waitFor();

@@ -21,9 +21,9 @@ const PAGE: i64 = 50;
 
 #[derive(Deserialize, Default)]
 pub struct Query {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "number")]
     agent: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "number")]
     label: Option<i64>,
     #[serde(default)]
     status: String,
@@ -35,11 +35,20 @@ pub struct Query {
     visitor: String,
     #[serde(default)]
     q: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "number")]
     before: Option<i64>,
     /// Page size (tests); 1-100.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "number")]
     per: Option<i64>,
+}
+
+/// A number, or none for an empty field (the form sends `label=` for "any").
+fn number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let s = String::deserialize(d)?;
+    match s.trim() {
+        "" => Ok(None),
+        t => t.parse().map(Some).map_err(serde::de::Error::custom),
+    }
 }
 
 struct Row {
