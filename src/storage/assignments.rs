@@ -67,6 +67,7 @@ pub fn compare_and_set(
     if lost.is_empty() {
         return Ok(Vec::new());
     }
+    keep_owner_of_closed(conn, &lost)?;
     let held = current(conn, lost.iter().map(|c| c.conversation))?;
     Ok(lost
         .into_iter()
@@ -79,6 +80,27 @@ pub fn compare_and_set(
             (c, actual)
         })
         .collect())
+}
+
+/// A close is written at once, a hand-over from the queue a moment later:
+/// when the close got there first, the row is closed with no owner. The
+/// agent it was handed to had it (and closed it), so it keeps the owner;
+/// a closed row changes no further.
+fn keep_owner_of_closed(conn: &mut DbConnection, lost: &[AssignmentChange]) -> StorageResult<()> {
+    for ch in lost {
+        let (None, Some(agent)) = (ch.from.agent, ch.to.agent) else {
+            continue;
+        };
+        diesel::update(
+            conversations::table
+                .find(ch.conversation.0)
+                .filter(conversations::status.eq(ConversationStatus::Closed.as_str()))
+                .filter(conversations::agent_id.is_null()),
+        )
+        .set(conversations::agent_id.eq(agent.0))
+        .execute(conn)?;
+    }
+    Ok(())
 }
 
 const CLOSED: Assignment = Assignment {

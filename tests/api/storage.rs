@@ -438,6 +438,26 @@ fn assignments_in_one_batch_apply_in_order(backend: Backend) {
     ];
     let lost = compare_and_set(&mut c, &batch).unwrap();
     assert_eq!(lost, vec![(batch[0], to(ann))]);
+
+    // Closed before its hand-over from the queue was written: it keeps the
+    // agent it was handed to (who closed it); nothing else changes.
+    let d = conversations::create(&mut c, v.id, now).unwrap().id;
+    assert_eq!(conversations::close_open(&mut c, &[d], now).unwrap(), [d]);
+    let late = [change(d, queued, to(ann), 1)];
+    let closed_by_ann = Assignment {
+        status: ConversationStatus::Closed,
+        agent: Some(ann),
+    };
+    assert_eq!(
+        compare_and_set(&mut c, &late).unwrap(),
+        vec![(late[0], closed_by_ann)]
+    );
+    assert_eq!(held(&mut c, d), closed_by_ann);
+    assert_eq!(
+        compare_and_set(&mut c, &[change(d, queued, to(bob), 2)]).unwrap()[0].1,
+        closed_by_ann,
+        "a closed owner stays"
+    );
     assert_eq!(held(&mut c, b), to(ann), "the loser changed nothing");
     assert_eq!(held(&mut c, a), to(ann));
 
