@@ -91,7 +91,7 @@ fn keep_owner_of_closed(conn: &mut DbConnection, lost: &[AssignmentChange]) -> S
         let (None, Some(agent)) = (ch.from.agent, ch.to.agent) else {
             continue;
         };
-        diesel::update(
+        let kept = diesel::update(
             conversations::table
                 .find(ch.conversation.0)
                 .filter(conversations::status.eq(ConversationStatus::Closed.as_str()))
@@ -99,6 +99,10 @@ fn keep_owner_of_closed(conn: &mut DbConnection, lost: &[AssignmentChange]) -> S
         )
         .set(conversations::agent_id.eq(agent.0))
         .execute(conn)?;
+        if kept == 1 {
+            // Its history says who had it before the close.
+            events::record(conn, &[events::of_change(ch)])?;
+        }
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ pub mod canned;
 pub mod connection;
 pub mod conversations;
 pub mod events;
+pub mod files;
 pub mod labels;
 pub mod login_attempts;
 pub mod messages;

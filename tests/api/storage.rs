@@ -453,6 +453,15 @@ fn assignments_in_one_batch_apply_in_order(backend: Backend) {
         vec![(late[0], closed_by_ann)]
     );
     assert_eq!(held(&mut c, d), closed_by_ann);
+    let history: Vec<(String, Option<i64>)> = livedesk::storage::events::of(&mut c, d)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.kind, e.agent_id))
+        .collect();
+    assert!(
+        history.contains(&("assigned".to_owned(), Some(ann.0))),
+        "{history:?}"
+    );
     assert_eq!(
         compare_and_set(&mut c, &[change(d, queued, to(bob), 2)]).unwrap()[0].1,
         closed_by_ann,
