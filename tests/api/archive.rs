@@ -57,6 +57,16 @@ async fn the_archive_finds_conversations_by_filter_and_text(backend: Backend) {
     assert_eq!(find(&lb, "q=50%25_OFF").await, [c1]);
     assert_eq!(find(&lb, "q=5_%25").await, Vec::<i64>::new());
     assert_eq!(find(&lb, "q=PARCEL").await, [c2]);
+    // FTS5's own syntax is taken as text, not as a query (nor an error).
+    assert_eq!(
+        find(&lb, "q=%22par*%20OR%20NEAR(x%22").await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(find(&lb, "q=%22parcel%22").await, Vec::<i64>::new());
+    assert_eq!(
+        find(&lb, &format!("q={}", "x".repeat(5000))).await,
+        Vec::<i64>::new()
+    );
     // As the form sends it: every field, the unused ones empty.
     assert_eq!(
         find(&lb, "q=parcel&visitor=&label=&status=&from=&to=").await,
