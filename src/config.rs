@@ -254,6 +254,23 @@ pub struct Settings {
     #[arg(long, env = "LIVEDESK_LOG", default_value = "info")]
     pub log: String,
 
+    /// Where uploaded files are kept (`files/` by SHA-256). Nodes of a
+    /// cluster must share it (one volume).
+    #[arg(long, env = "LIVEDESK_DATA_DIR", default_value = "data")]
+    pub data_dir: std::path::PathBuf,
+
+    /// Largest upload accepted, in bytes.
+    #[arg(long, env = "LIVEDESK_UPLOAD_MAX_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub upload_max_bytes: u64,
+
+    /// File types accepted, by the type found in their bytes: `type/sub` or `type/*`, comma-separated.
+    #[arg(long, env = "LIVEDESK_UPLOAD_TYPES", default_value = crate::domain::attachment::DEFAULT_TYPES)]
+    pub upload_types: String,
+
+    /// Uploads one visitor may make per minute (0: no limit).
+    #[arg(long, env = "LIVEDESK_UPLOADS_PER_MINUTE", default_value_t = 20)]
+    pub uploads_per_minute: usize,
+
     /// Log line format.
     #[arg(long, env = "LIVEDESK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

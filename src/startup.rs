@@ -151,6 +151,13 @@ impl Application {
             }
         };
         let port = listener.local_addr()?.port();
+        let file_store =
+            crate::storage::files::FileStore::open(&settings.data_dir).with_context(|| {
+                format!(
+                    "cannot use the data directory {}",
+                    settings.data_dir.display()
+                )
+            })?;
 
         let metrics = Metrics::new();
         let desk = DispatcherConfig {
@@ -247,6 +254,12 @@ impl Application {
             agent_sockets,
             dispatcher: dispatcher.clone(),
             cluster: role.bus().cloned(),
+            uploads: crate::web::files::Uploads {
+                store: file_store,
+                max_bytes: settings.upload_max_bytes,
+                allowed: crate::domain::attachment::Allowed::parse(&settings.upload_types),
+                per_visitor: crate::chat::limits::PerMinute::new(settings.uploads_per_minute),
+            },
         });
         let metrics_data = web::Data::new(metrics);
         let store = DbSessionStore::new(storage.clone(), clock.clone());

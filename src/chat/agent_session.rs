@@ -59,6 +59,27 @@ fn storage_failure(e: &StorageError, conversation: i64) -> ErrorBody {
     }
 }
 
+/// Puts `card`'s uploads on the message or note `client_id` before it is stored.
+async fn send_files(
+    cx: &ChatContext,
+    card: &AgentCard,
+    (id, client_id): (ConversationId, &ClientId),
+    files: &[i64],
+    private: bool,
+) -> Result<Vec<FileView>, ErrorBody> {
+    let by = crate::storage::attachments::Party::Agent(card.id);
+    cx.send_files(files, by, id, client_id.as_str(), private)
+        .await
+        .map_err(|e| match e {
+            StorageError::NotFound => ErrorBody::new(
+                code::BAD_FILE,
+                "a file is not one you uploaded here, or was sent already",
+            )
+            .conversation(id.0),
+            e => storage_failure(&e, id.0),
+        })
+}
+
 /// May `card` read `id` (`write`: act on it)? Live ones as the Desk says;
 /// a closed one only its last agent or an admin.
 async fn may_touch(
@@ -170,20 +191,21 @@ impl AgentSession {
                 conversation_id,
                 client_id,
                 body,
+                files,
                 private,
             } => {
                 let checked = ClientId::parse(&client_id)
                     .map_err(|e| ErrorBody::new(code::BAD_CLIENT_ID, e.to_string()))
                     .and_then(|c| {
-                        MessageBody::parse(&body).map(|b| (c, b)).map_err(|e| {
+                        let b = MessageBody::with_files(&body, files.len());
+                        b.map(|b| (c, b)).map_err(|e| {
                             ErrorBody::new(message_code(e), e.to_string()).client(client_id.clone())
                         })
                     });
+                let id = ConversationId(conversation_id);
                 match checked {
-                    Ok((c, b)) if private => {
-                        self.store_note(ConversationId(conversation_id), c, b, ctx)
-                    }
-                    Ok((c, b)) => self.store(ConversationId(conversation_id), c, b, ctx),
+                    Ok((c, b)) if private => self.store_note(id, c, (b, files), ctx),
+                    Ok((c, b)) => self.store(id, c, (b, files), ctx),
                     Err(e) => self.error(e.conversation(conversation_id), ctx),
                 }
             }
@@ -302,7 +324,7 @@ impl AgentSession {
         &mut self,
         id: ConversationId,
         client_id: ClientId,
-        body: MessageBody,
+        (body, files): (MessageBody, Vec<i64>),
         ctx: &mut Context<Self>,
     ) {
         let cx = self.cx.clone();
@@ -311,6 +333,7 @@ impl AgentSession {
         // Detached: once stored, the message reaches the Dispatcher whatever happens to this socket.
         let task = actix_rt::spawn(async move {
             may_write(&cx, &card, id).await?;
+            let sent = send_files(&cx, &card, (id, &cid), &files, false).await?;
             let message = OwnedNewMessage {
                 conversation_id: id,
                 sender: Sender::Agent,
@@ -319,10 +342,12 @@ impl AgentSession {
                 body: body.as_str().to_owned(),
             };
             let stored = cx
-                .store_message(message, Origin::Agent(session))
+                .store_message(message, sent.clone(), Origin::Agent(session))
                 .await
                 .map_err(|e| storage_failure(&e, id.0))?;
-            Ok(MessageView::from(stored.message()))
+            let mut view = MessageView::from(stored.message());
+            view.files = sent;
+            Ok(view)
         });
         let fut = detached(task);
         ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {

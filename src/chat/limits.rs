@@ -7,6 +7,7 @@
 //! only ever lets a little more through, never less.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -15,12 +16,49 @@ use chrono::{DateTime, Duration, Utc};
 /// New conversations are counted over this window.
 const WINDOW_SECS: i64 = 60;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct VisitorLimits {
     max_sockets: usize,
-    max_new_per_minute: usize,
     sockets: Mutex<HashMap<IpAddr, usize>>,
-    opened: Mutex<HashMap<IpAddr, VecDeque<DateTime<Utc>>>>,
+    opened: PerMinute<IpAddr>,
+}
+
+/// At most `max` events per key in any minute (a sliding window); 0: no limit.
+#[derive(Debug)]
+pub struct PerMinute<K> {
+    max: usize,
+    seen: Mutex<HashMap<K, VecDeque<DateTime<Utc>>>>,
+}
+
+impl<K: Hash + Eq> PerMinute<K> {
+    pub fn new(max: usize) -> Self {
+        Self {
+            max,
+            seen: Mutex::default(),
+        }
+    }
+
+    /// May `key` have another at `now`? Counts it when it may.
+    pub fn take(&self, key: K, now: DateTime<Utc>) -> bool {
+        if self.max == 0 {
+            return true;
+        }
+        let mut m = lock(&self.seen);
+        let since = now - Duration::seconds(WINDOW_SECS);
+        let times = m.entry(key).or_default();
+        while times.front().is_some_and(|t| *t <= since) {
+            times.pop_front();
+        }
+        if times.len() >= self.max {
+            return false;
+        }
+        times.push_back(now);
+        // Keep the map small: forget keys whose window emptied.
+        if m.len() > 10_000 {
+            m.retain(|_, t| t.back().is_some_and(|last| *last > since));
+        }
+        true
+    }
 }
 
 /// One of an address's socket places, given back when dropped.
@@ -50,8 +88,8 @@ impl VisitorLimits {
     pub fn new(max_sockets: usize, max_new_per_minute: usize) -> Arc<Self> {
         Arc::new(Self {
             max_sockets,
-            max_new_per_minute,
-            ..Default::default()
+            sockets: Mutex::default(),
+            opened: PerMinute::new(max_new_per_minute),
         })
     }
 
@@ -71,24 +109,7 @@ impl VisitorLimits {
 
     /// May `ip` open another conversation at `now`? Counts it when it may.
     pub fn new_conversation(&self, ip: IpAddr, now: DateTime<Utc>) -> bool {
-        if self.max_new_per_minute == 0 {
-            return true;
-        }
-        let mut m = lock(&self.opened);
-        let times = m.entry(ip).or_default();
-        let since = now - Duration::seconds(WINDOW_SECS);
-        while times.front().is_some_and(|t| *t <= since) {
-            times.pop_front();
-        }
-        if times.len() >= self.max_new_per_minute {
-            return false;
-        }
-        times.push_back(now);
-        // Keep the map small: forget addresses whose window emptied.
-        if m.len() > 10_000 {
-            m.retain(|_, t| t.back().is_some_and(|last| *last > since));
-        }
-        true
+        self.opened.take(ip, now)
     }
 
     pub fn sockets_of(&self, ip: IpAddr) -> usize {

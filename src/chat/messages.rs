@@ -64,6 +64,18 @@ pub struct AgentCard {
     pub capacity: u32,
 }
 
+impl AgentCard {
+    /// The card of a request's agent (its capacity does not matter there).
+    pub fn of(a: &crate::storage::agents::Agent) -> Self {
+        Self {
+            id: a.id,
+            name: a.display_name.clone(),
+            is_admin: a.is_admin(),
+            capacity: 0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum ChatError {
     #[error("that conversation is not yours")]

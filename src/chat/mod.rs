@@ -83,6 +83,60 @@ impl ChatContext {
             .map_err(|_| messages::ChatError::Unavailable)?
     }
 
+    /// The conversation, if `agent` may read it: a live one as the Desk
+    /// says, a closed one only its last agent or an admin. `None` also for
+    /// one that does not exist (the caller answers both alike).
+    pub async fn readable(
+        &self,
+        agent: &messages::AgentCard,
+        id: crate::domain::ConversationId,
+    ) -> StorageResult<Option<crate::domain::Conversation>> {
+        use crate::storage::{conversations, StorageError};
+        let access = self.authorize(agent, id, false).await;
+        let conv = match self
+            .storage
+            .run(move |db| conversations::find(db, id))
+            .await
+        {
+            Ok(c) => c,
+            Err(StorageError::NotFound) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let last_owner = agent.is_admin || conv.assignment.agent == Some(agent.id);
+        Ok(match access {
+            Ok(messages::Access::Granted) => Some(conv),
+            Ok(messages::Access::NotLive) if last_owner => Some(conv),
+            _ => None,
+        })
+    }
+
+    /// Puts uploaded files on the message (or note, `private`) `client_id`
+    /// before it is stored, so whoever is sent it can fetch them.
+    /// `NotFound`: one is not `by`'s upload, or was sent with another.
+    pub async fn send_files(
+        &self,
+        files: &[i64],
+        by: crate::storage::attachments::Party,
+        conversation: crate::domain::ConversationId,
+        client_id: &str,
+        private: bool,
+    ) -> StorageResult<Vec<protocol::FileView>> {
+        use crate::storage::{attachments, StorageError};
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (ids, cid) = (files.to_vec(), client_id.to_owned());
+        let sent = self
+            .storage
+            .run(move |db| attachments::send_with(db, &ids, by, conversation, &cid, private))
+            .await;
+        match sent {
+            Ok(a) => Ok(a.iter().map(protocol::FileView::from).collect()),
+            Err(StorageError::Conflict) => Err(StorageError::NotFound),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Stores a message; once it is committed the Dispatcher is told to
     /// deliver it, straight from the committing thread (one hop fewer than
     /// going back through the sender's socket first). A duplicate (a resend
@@ -92,6 +146,7 @@ impl ChatContext {
     pub async fn store_message(
         &self,
         message: OwnedNewMessage,
+        files: Vec<protocol::FileView>,
         origin: Origin,
     ) -> StorageResult<Stored> {
         let dispatcher = self.dispatcher.clone();
@@ -99,10 +154,9 @@ impl ChatContext {
         let stored = self
             .writer
             .insert(message, move |m| {
-                dispatcher.do_send(Deliver {
-                    message: MessageView::from(m),
-                    origin,
-                })
+                let mut message = MessageView::from(m);
+                message.files = files;
+                dispatcher.do_send(Deliver { message, origin })
             })
             .await?;
         if let Stored::New(_) = stored {

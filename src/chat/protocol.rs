@@ -8,8 +8,10 @@ use crate::domain::{ConversationStatus, Sender};
 use crate::storage::messages::Message;
 
 mod codec;
+mod files;
 mod rooms;
 pub use codec::{cap, code, parse, preview, to_text, ErrorBody};
+pub use files::{with_files, FileView};
 pub use rooms::{AnnouncementView, NoticeView, RoomMessageView, RoomView};
 
 pub fn rfc3339(t: NaiveDateTime) -> String {
@@ -32,6 +34,9 @@ pub struct MessageView {
     /// A private note: agents only. Its `seq` is the public message it follows.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub private: bool,
+    /// Files sent with it (a message may be files only: `body` is then empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileView>,
 }
 
 impl MessageView {
@@ -46,6 +51,7 @@ impl MessageView {
             body: n.body.clone(),
             created_at: rfc3339(n.created_at),
             private: true,
+            files: Vec::new(),
         }
     }
 }
@@ -62,6 +68,7 @@ impl From<&Message> for MessageView {
             body: m.body.clone(),
             created_at: rfc3339(m.created_at),
             private: false,
+            files: Vec::new(),
         }
     }
 }
@@ -195,7 +202,11 @@ pub enum VisitorIn {
     },
     Message {
         client_id: String,
+        #[serde(default)]
         body: String,
+        /// Uploaded files' ids (`POST /files`) sent with it.
+        #[serde(default)]
+        files: Vec<i64>,
     },
     Typing {
         active: bool,
@@ -263,7 +274,11 @@ pub enum AgentIn {
     Message {
         conversation_id: i64,
         client_id: String,
+        #[serde(default)]
         body: String,
+        /// Uploaded files' ids (`POST /agent/files`) sent with it.
+        #[serde(default)]
+        files: Vec<i64>,
         /// A note for agents only: never sent to the visitor.
         #[serde(default)]
         private: bool,

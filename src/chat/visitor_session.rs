@@ -16,13 +16,17 @@ use super::socket::{Intake, Socket};
 use super::ChatContext;
 use crate::domain::message::{ClientId, MessageBody};
 use crate::domain::visitor::{new_token, TOKEN_MAX};
+use crate::domain::ConversationId;
 use crate::domain::Visitor;
-use crate::domain::{ConversationId, Sender};
-use crate::storage::messages::{self as store, OwnedNewMessage};
+use crate::storage::messages::{self as store};
 use crate::storage::visitors::VisitorInfo;
-use crate::storage::{arrivals, conversations, StorageError};
+use crate::storage::{arrivals, StorageError};
 
 mod rejoin;
+mod sending;
+
+pub use sending::message_code;
+use sending::{store_visitor_message, SendError};
 
 /// Messages sent back in `welcome` at most (the rest via a later resume).
 const WELCOME_MAX: i64 = 1000;
@@ -134,16 +138,24 @@ impl VisitorSession {
                 ErrorBody::new(code::ALREADY_HELLO, "'hello' was already sent"),
                 ctx,
             ),
-            (VisitorIn::Message { client_id, body }, Some(_)) => {
+            (
+                VisitorIn::Message {
+                    client_id,
+                    body,
+                    files,
+                },
+                Some(_),
+            ) => {
                 let checked = ClientId::parse(&client_id)
                     .map_err(|e| ErrorBody::new(code::BAD_CLIENT_ID, e.to_string()))
                     .and_then(|c| {
-                        MessageBody::parse(&body).map(|b| (c, b)).map_err(|e| {
+                        let b = MessageBody::with_files(&body, files.len());
+                        b.map(|b| (c, b)).map_err(|e| {
                             ErrorBody::new(message_code(e), e.to_string()).client(client_id.clone())
                         })
                     });
                 match checked {
-                    Ok((c, b)) => self.store(c, b, ctx),
+                    Ok((c, b)) => self.store(c, b, files, ctx),
                     Err(e) => self.error(e, ctx),
                 }
             }
@@ -217,7 +229,10 @@ impl VisitorSession {
             let messages = match conv_id {
                 Some(id) if !fresh => {
                     cx.storage
-                        .run(move |db| store::after(db, id, after, WELCOME_MAX))
+                        .run(move |db| {
+                            let m = store::after(db, id, after, WELCOME_MAX)?;
+                            with_files(db, id, m.iter().map(MessageView::from).collect(), false)
+                        })
                         .await?
                 }
                 _ => Vec::new(),
@@ -234,7 +249,7 @@ impl VisitorSession {
                     conversation_id: conversation.map(|c| c.0),
                     status: reply.status,
                     agent: reply.agent,
-                    messages: messages.iter().map(MessageView::from).collect(),
+                    messages,
                     notice,
                 };
                 act.ready = Some(Ready {
@@ -256,7 +271,13 @@ impl VisitorSession {
         }));
     }
 
-    fn store(&mut self, client_id: ClientId, body: MessageBody, ctx: &mut Context<Self>) {
+    fn store(
+        &mut self,
+        client_id: ClientId,
+        body: MessageBody,
+        files: Vec<i64>,
+        ctx: &mut Context<Self>,
+    ) {
         let Some(r) = self.ready.as_ref() else { return };
         let task = actix_rt::spawn(store_visitor_message(
             self.cx.clone(),
@@ -264,7 +285,7 @@ impl VisitorSession {
             r.visitor.clone(),
             r.conversation,
             client_id.clone(),
-            body,
+            (body, files),
         ));
         let fut = async move {
             task.await
@@ -297,6 +318,14 @@ impl VisitorSession {
                 .client(client_id.as_str());
                 act.error(body, ctx);
             }
+            Err(SendError::BadFile) => {
+                let body = ErrorBody::new(
+                    code::BAD_FILE,
+                    "a file is not one you uploaded, or was sent already; the message was not stored",
+                )
+                .client(client_id.as_str());
+                act.error(body, ctx);
+            }
             Err(SendError::Storage(e)) => {
                 tracing::error!(error = %e, "storing a visitor message failed");
                 let body = ErrorBody::new(
@@ -308,88 +337,6 @@ impl VisitorSession {
             }
         }));
     }
-}
-
-/// Why a visitor's message was not stored.
-#[derive(Debug)]
-enum SendError {
-    Storage(StorageError),
-    /// It would have opened a conversation, and this address opened its share this minute.
-    TooManyConversations,
-}
-
-impl From<StorageError> for SendError {
-    fn from(e: StorageError) -> Self {
-        SendError::Storage(e)
-    }
-}
-
-pub fn message_code(e: crate::domain::MessageError) -> &'static str {
-    match e {
-        crate::domain::MessageError::EmptyBody => code::EMPTY_BODY,
-        crate::domain::MessageError::BodyTooLong => code::BODY_TOO_LONG,
-        crate::domain::MessageError::BadClientId => code::BAD_CLIENT_ID,
-    }
-}
-
-/// Stores one visitor message (opening a conversation if there is none yet
-/// or the last one was closed) and hands it to the Dispatcher. Returns the
-/// message and its conversation.
-///
-/// The current conversation is always tried first, closed or not: a resend
-/// of a message stored there before it closed must get its original back,
-/// not be stored again in a new conversation. A new message into a closed
-/// one is refused, and then starts the next conversation.
-async fn store_visitor_message(
-    cx: Arc<ChatContext>,
-    (session, ip): (SessionId, std::net::IpAddr),
-    visitor: Visitor,
-    current: Option<ConversationId>,
-    client_id: ClientId,
-    body: MessageBody,
-) -> Result<(MessageView, ConversationId), SendError> {
-    let mut open = current.is_some();
-    let mut conversation = current.unwrap_or(ConversationId(0));
-    for attempt in 0..2 {
-        if !open {
-            let vid = visitor.visitor_id();
-            let now = cx.clock.now_naive();
-            if !cx.visitor_limits.new_conversation(ip, cx.clock.now()) {
-                tracing::warn!(%ip, "new conversation refused: address over its limit");
-                return Err(SendError::TooManyConversations);
-            }
-            let conv = match &cx.opens {
-                Some(opens) => opens.open(vid).await?,
-                None => {
-                    cx.storage
-                        .run(move |db| conversations::open_or_create(db, vid, now))
-                        .await?
-                }
-            };
-            conversation = conv.id;
-            cx.dispatcher
-                .send(OpenConversation {
-                    visitor: visitor.clone(),
-                    conversation: conv,
-                })
-                .await
-                .map_err(|_| StorageError::Unavailable("dispatcher stopped"))?;
-        }
-        let message = OwnedNewMessage {
-            conversation_id: conversation,
-            sender: Sender::Visitor,
-            agent_id: None,
-            client_id: Some(client_id.as_str().to_owned()),
-            body: body.as_str().to_owned(),
-        };
-        match cx.store_message(message, Origin::Visitor(session)).await {
-            Ok(stored) => return Ok((MessageView::from(stored.message()), conversation)),
-            // Closed meanwhile: this message starts the visitor's next conversation.
-            Err(StorageError::ConversationClosed) if attempt == 0 => open = false,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(StorageError::ConversationClosed.into())
 }
 
 impl Actor for VisitorSession {

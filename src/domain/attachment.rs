@@ -3,6 +3,9 @@
 //! takes it, and how it is served. Plain code; the upload and the serving
 //! are at the edges.
 
+/// Files one message or note may carry.
+pub const PER_MESSAGE: usize = 10;
+
 /// How many first bytes decide what a file is.
 pub const SNIFF_BYTES: usize = 8192;
 
@@ -16,20 +19,30 @@ impl FileType {
     /// Shown in the page (a thumbnail, an `<img>`): raster images only. An
     /// SVG can carry script, so it is never one of them.
     pub fn inline(self) -> bool {
-        matches!(
-            self.mime,
-            "image/png" | "image/jpeg" | "image/gif" | "image/webp"
-        )
+        shown_inline(self.mime)
     }
 
     /// The `Content-Type` it is served with (text with its charset).
     pub fn served_as(self) -> String {
-        if self.mime.starts_with("text/") {
-            format!("{}; charset=utf-8", self.mime)
-        } else {
-            self.mime.to_owned()
-        }
+        served_as(self.mime)
     }
+}
+
+/// The `Content-Type` a file of this (sniffed) type is served with.
+pub fn served_as(mime: &str) -> String {
+    if mime.starts_with("text/") {
+        format!("{mime}; charset=utf-8")
+    } else {
+        mime.to_owned()
+    }
+}
+
+/// Whether a file of this (sniffed) type is shown in the page: raster images.
+pub fn shown_inline(mime: &str) -> bool {
+    matches!(
+        mime,
+        "image/png" | "image/jpeg" | "image/gif" | "image/webp"
+    )
 }
 
 /// What a file is, from its first bytes (up to [`SNIFF_BYTES`]).

@@ -37,6 +37,8 @@ pub enum MessageError {
     BodyTooLong,
     #[error("client_id must be 1-64 visible characters")]
     BadClientId,
+    #[error("a message carries at most 10 files")]
+    TooManyFiles,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +52,17 @@ impl MessageBody {
             Err(MessageError::BodyTooLong)
         } else {
             Ok(Self(raw.to_owned()))
+        }
+    }
+    /// A body that may be empty when `files` are sent with it (at most
+    /// [`crate::domain::attachment::PER_MESSAGE`]).
+    pub fn with_files(raw: &str, files: usize) -> Result<Self, MessageError> {
+        if files > crate::domain::attachment::PER_MESSAGE {
+            Err(MessageError::TooManyFiles)
+        } else if files > 0 && raw.trim().is_empty() {
+            Ok(Self(String::new()))
+        } else {
+            Self::parse(raw)
         }
     }
     pub fn as_str(&self) -> &str {
@@ -98,6 +111,13 @@ mod tests {
             Err(MessageError::BodyTooLong)
         );
         assert_eq!(MessageBody::parse(" hi ").unwrap().as_str(), " hi ");
+        // Files alone are a message; eleven are too many, none need a text.
+        assert_eq!(MessageBody::with_files(" ", 1).unwrap().as_str(), "");
+        assert_eq!(
+            MessageBody::with_files("x", 11),
+            Err(MessageError::TooManyFiles)
+        );
+        assert_eq!(MessageBody::with_files("", 0), Err(MessageError::EmptyBody));
     }
 
     #[test]

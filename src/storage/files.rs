@@ -19,6 +19,11 @@ pub enum FileError {
     TooLarge(u64),
     #[error("the upload broke off: {0}")]
     Body(String),
+    /// `accept` said no to its first bytes (a type this server does not take).
+    #[error("this type of file is not accepted")]
+    Refused,
+    #[error("the file is empty")]
+    Empty,
     #[error("file storage failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -55,9 +60,15 @@ impl FileStore {
         })
     }
 
-    /// Writes what `body` yields, refusing it once it passes `max` bytes
-    /// (what was written of it is removed).
-    pub async fn write<S, E>(&self, body: S, max: u64) -> Result<Written, FileError>
+    /// Writes what `body` yields, refusing it once it passes `max` bytes or
+    /// when `accept` says no to its first bytes ([`SNIFF_BYTES`], or all of a
+    /// smaller file), as soon as they are in; what was written is removed.
+    pub async fn write<S, E>(
+        &self,
+        body: S,
+        max: u64,
+        accept: &dyn Fn(&[u8]) -> bool,
+    ) -> Result<Written, FileError>
     where
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
@@ -66,20 +77,27 @@ impl FileStore {
             .root
             .join("tmp")
             .join(format!("{:032x}", rand::random::<u128>()));
-        let result = self.write_to(&tmp, body, max).await;
+        let result = self.write_to(&tmp, body, max, accept).await;
         if result.is_err() {
             let _ = tokio::fs::remove_file(&tmp).await;
         }
         result
     }
 
-    async fn write_to<S, E>(&self, tmp: &Path, body: S, max: u64) -> Result<Written, FileError>
+    async fn write_to<S, E>(
+        &self,
+        tmp: &Path,
+        body: S,
+        max: u64,
+        accept: &dyn Fn(&[u8]) -> bool,
+    ) -> Result<Written, FileError>
     where
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
     {
         let mut file = tokio::fs::File::create(tmp).await?;
         let (mut hash, mut size, mut head) = (Sha256::new(), 0u64, Vec::new());
+        let mut checked = false;
         let mut body = std::pin::pin!(body);
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| FileError::Body(e.to_string()))?;
@@ -91,8 +109,20 @@ impl FileStore {
                 let take = (SNIFF_BYTES - head.len()).min(chunk.len());
                 head.extend_from_slice(&chunk[..take]);
             }
+            if !checked && head.len() == SNIFF_BYTES {
+                checked = true;
+                if !accept(&head) {
+                    return Err(FileError::Refused);
+                }
+            }
             hash.update(&chunk);
             file.write_all(&chunk).await?;
+        }
+        if size == 0 {
+            return Err(FileError::Empty);
+        }
+        if !checked && !accept(&head) {
+            return Err(FileError::Refused);
         }
         file.sync_all().await?;
         drop(file);
@@ -130,7 +160,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FileStore::open(dir.path()).unwrap();
         let a = store
-            .write(chunks(&[b"hello ", b"world"]), 100)
+            .write(chunks(&[b"hello ", b"world"]), 100, &|_| true)
             .await
             .unwrap();
         assert_eq!(
@@ -138,7 +168,10 @@ mod tests {
             "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
         );
         assert_eq!((a.size, a.head.as_slice()), (11, &b"hello world"[..]));
-        let again = store.write(chunks(&[b"hello world"]), 100).await.unwrap();
+        let again = store
+            .write(chunks(&[b"hello world"]), 100, &|_| true)
+            .await
+            .unwrap();
         assert_eq!(again, a);
         let path = store.path(&a.sha256).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"hello world");
@@ -149,16 +182,29 @@ mod tests {
     async fn too_large_or_broken_uploads_leave_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = FileStore::open(dir.path()).unwrap();
-        let e = store.write(chunks(&[b"12345", b"6"]), 5).await.unwrap_err();
+        let e = store
+            .write(chunks(&[b"12345", b"6"]), 5, &|_| true)
+            .await
+            .unwrap_err();
         assert!(matches!(e, FileError::TooLarge(5)), "{e}");
         let broken = futures_util::stream::iter(vec![
             Ok(Bytes::from_static(b"part")),
             Err("connection reset".to_owned()),
         ]);
         assert!(matches!(
-            store.write(broken, 100).await,
+            store.write(broken, 100, &|_| true).await,
             Err(FileError::Body(_))
         ));
+        // Refused by its first bytes: before the rest is read.
+        let big = vec![b'x'; SNIFF_BYTES];
+        let rest =
+            futures_util::stream::iter(vec![Ok(Bytes::from(big)), Err("never read".to_owned())]);
+        assert!(matches!(
+            store.write(rest, 1 << 20, &|h| h[0] != b'x').await,
+            Err(FileError::Refused)
+        ));
+        let small = store.write(chunks(&[b"tiny"]), 100, &|h| h != b"tiny");
+        assert!(matches!(small.await, Err(FileError::Refused)));
         assert_eq!(leftovers(&store), 0);
         assert_eq!(
             std::fs::read_dir(&store.root).unwrap().count(),

@@ -7,6 +7,7 @@ pub mod announcements;
 pub mod archive;
 pub mod arrivals;
 pub mod assignments;
+pub mod attachments;
 pub mod canned;
 pub mod connection;
 pub mod conversations;

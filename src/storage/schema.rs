@@ -207,6 +207,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    attachments (id) {
+        id -> BigInt,
+        visitor_id -> BigInt,
+        conversation_id -> Nullable<BigInt>,
+        agent_id -> Nullable<BigInt>,
+        uploaded_by_agent -> Bool,
+        sha256 -> Text,
+        name -> Text,
+        mime -> Text,
+        size -> BigInt,
+        client_id -> Nullable<Text>,
+        private -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(conversation_labels -> labels (label_id));
 diesel::joinable!(notes -> conversations (conversation_id));
 diesel::joinable!(room_members -> rooms (room_id));
@@ -232,4 +249,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     labels,
     conversation_labels,
     conversation_events,
+    attachments,
 );

@@ -1,5 +1,7 @@
-//! One error type for the web layer, and the middleware that turns every 4xx/5xx
-//! plain-text body (ours or actix's own) into a page in the visitor's language.
+//! One error type for the web layer's pages, and the middleware that turns
+//! every 4xx/5xx plain-text body (ours or actix's own) into a page in the
+//! visitor's language. The JSON endpoints (files) answer `ApiError` instead:
+//! scripts read a code, not a page.
 
 use actix_web::{
     body::{BoxBody, MessageBody},
@@ -204,5 +206,64 @@ mod tests {
             crate::chat::messages::ChatError::Unavailable.code(),
             crate::chat::protocol::code::UNAVAILABLE
         );
+    }
+}
+
+/// An error of a JSON endpoint: `{"error": {"code": …, "message": …}}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: &'static str,
+}
+
+impl ApiError {
+    pub const fn new(status: StatusCode, code: &'static str, message: &'static str) -> Self {
+        Self {
+            status,
+            code,
+            message,
+        }
+    }
+    pub const NOT_FOUND: ApiError = ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such file, or not yours to see",
+    );
+    pub const UNAVAILABLE: ApiError = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "please try again shortly",
+    );
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::NotFound => ApiError::NOT_FOUND,
+            StorageError::Pool(_) | StorageError::Unavailable(_) | StorageError::BatchFailed(_) => {
+                ApiError::UNAVAILABLE
+            }
+            other => {
+                tracing::error!(error = %other, "request failed");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "something went wrong on our side",
+                )
+            }
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status)
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(serde_json::json!({"error": {"code": self.code, "message": self.message}}))
     }
 }

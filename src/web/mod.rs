@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod chrome;
 pub mod error;
+pub mod files;
 pub mod i18n;
 pub mod pages;
 pub mod proxy;
@@ -61,6 +62,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/login", web::post().to(pages::login::submit))
     .route("/logout", web::post().to(pages::login::logout))
     .route("/agent", web::get().to(pages::dashboard::show))
+    .route("/files", web::post().to(files::visitor_upload))
+    .route("/agent/files", web::post().to(files::agent_upload))
+    .route("/files/{id}", web::get().to(files::download))
     .route(
         "/admin",
         web::get().to(|| async {

@@ -96,6 +96,7 @@ impl TestDb {
                 let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .execute(&mut admin);
             }
+            let _ = std::fs::remove_dir_all(data_dir_for(self.url()));
         }
     }
 }
@@ -136,7 +137,21 @@ pub fn test_settings(db_url: &str) -> Settings {
     // Every test client comes from 127.0.0.1; the limit tests set their own.
     s.visitor_sockets_per_ip = 0;
     s.new_conversations_per_ip = 0;
+    s.data_dir = data_dir_for(db_url);
     s
+}
+
+/// Uploaded files go beside the test's database (nodes sharing a database
+/// share them, as a cluster's nodes share a volume); gone with it.
+pub fn data_dir_for(db_url: &str) -> std::path::PathBuf {
+    match db_url.strip_prefix("sqlite://") {
+        Some(file) => std::path::Path::new(file).with_file_name("data"),
+        None => {
+            let name = db_url.rsplit('/').next().unwrap_or("db");
+            let name = name.split('?').next().unwrap_or(name);
+            std::env::temp_dir().join("livedesk-test-files").join(name)
+        }
+    }
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {

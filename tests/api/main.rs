@@ -15,6 +15,7 @@ mod cluster_faults;
 mod cluster_rooms;
 mod dashboard;
 mod e2e;
+mod files;
 mod hardening;
 mod health;
 mod labels;

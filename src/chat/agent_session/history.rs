@@ -95,7 +95,7 @@ pub fn page(
         }
     };
     let n = notes::between(db, id, from, to, NOTES_MAX)?;
-    Ok(merge(&msgs, &n))
+    with_files(db, id, merge(&msgs, &n), true)
 }
 
 /// Messages and notes in conversation order: a note after the message whose

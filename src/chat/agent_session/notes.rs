@@ -18,10 +18,10 @@ impl AgentSession {
         &mut self,
         id: ConversationId,
         client_id: ClientId,
-        body: MessageBody,
+        (body, files): (MessageBody, Vec<i64>),
         ctx: &mut Context<Self>,
     ) {
-        let task = write(self, id, client_id.clone(), body);
+        let task = write(self, id, client_id.clone(), (body, files));
         ctx.wait(task.into_actor(self).map(move |res, act, ctx| match res {
             Ok(message) => {
                 let frame = AgentOut::Ack {
@@ -43,7 +43,7 @@ impl AgentSession {
         ctx: &mut Context<Self>,
     ) {
         let id = transfer.conversation;
-        let note = write(self, id, ClientId::random(), body);
+        let note = write(self, id, ClientId::random(), (body, Vec::new()));
         let dispatcher = self.cx.dispatcher.clone();
         let fut = async move {
             note.await?;
@@ -67,12 +67,13 @@ fn write(
     s: &AgentSession,
     id: ConversationId,
     client_id: ClientId,
-    body: MessageBody,
+    (body, files): (MessageBody, Vec<i64>),
 ) -> impl std::future::Future<Output = Result<MessageView, ErrorBody>> {
     let cx = s.cx.clone();
     let (card, session) = (s.card.clone(), s.id);
     let task = actix_rt::spawn(async move {
         super::may_write(&cx, &card, id).await?;
+        let sent = super::send_files(&cx, &card, (id, &client_id), &files, true).await?;
         let now = cx.clock.now_naive();
         let agent = card.id;
         let (note, new) = cx
@@ -80,7 +81,8 @@ fn write(
             .run(move |db| notes::insert(db, id, agent, client_id.as_str(), body.as_str(), now))
             .await
             .map_err(|e| storage_failure(&e, id.0))?;
-        let view = MessageView::note(&note);
+        let mut view = MessageView::note(&note);
+        view.files = sent;
         if new {
             cx.dispatcher.do_send(Deliver {
                 message: view.clone(),

@@ -147,5 +147,6 @@ pub(crate) fn message(c: i64, seq: i64, body: &str) -> MessageView {
         body: body.into(),
         created_at: String::new(),
         private: false,
+        files: Vec::new(),
     }
 }

@@ -51,6 +51,9 @@ pub mod code {
     pub const EMPTY_BODY: &str = "empty_body";
     pub const BODY_TOO_LONG: &str = "body_too_long";
     pub const BAD_CLIENT_ID: &str = "bad_client_id";
+    pub const TOO_MANY_FILES: &str = "too_many_files";
+    /// A file id that is not this sender's upload, or was sent with another message.
+    pub const BAD_FILE: &str = "bad_file";
     pub const RATE_LIMITED: &str = "rate_limited";
     pub const FORBIDDEN: &str = "forbidden";
     pub const NOT_FOUND: &str = "not_found";

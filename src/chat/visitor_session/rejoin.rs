@@ -8,7 +8,7 @@ use actix::prelude::*;
 
 use super::{VisitorSession, WELCOME_MAX};
 use crate::chat::messages::{ToVisitor, VisitorJoin, VisitorLeave};
-use crate::chat::protocol::{MessageView, VisitorOut};
+use crate::chat::protocol::{with_files, MessageView, VisitorOut};
 use crate::domain::ConversationStatus;
 use crate::storage::messages as store;
 use crate::storage::{conversations, StorageError};
@@ -44,7 +44,10 @@ impl VisitorSession {
             let missed = match current {
                 Some(id) => {
                     cx.storage
-                        .run(move |db| store::after(db, id, after, WELCOME_MAX))
+                        .run(move |db| {
+                            let m = store::after(db, id, after, WELCOME_MAX)?;
+                            with_files(db, id, m.iter().map(MessageView::from).collect(), false)
+                        })
                         .await?
                 }
                 None => Vec::new(),
@@ -76,10 +79,8 @@ impl VisitorSession {
                 _ => None,
             };
             let frames = missed
-                .iter()
-                .map(|m| VisitorOut::Message {
-                    message: MessageView::from(m),
-                })
+                .into_iter()
+                .map(|message| VisitorOut::Message { message })
                 .chain(status);
             for f in frames {
                 // Through the socket's own filter: what it was sent is not sent again.

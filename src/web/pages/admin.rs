@@ -289,12 +289,7 @@ pub async fn close_queue(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let AdminPost { cx, .. } = post;
-    let by = crate::chat::messages::AgentCard {
-        id: cx.admin.id,
-        name: cx.admin.display_name.clone(),
-        is_admin: true,
-        capacity: 0,
-    };
+    let by = crate::chat::messages::AgentCard::of(&cx.admin);
     let unavailable = |_: actix::MailboxError| WebError::Unavailable("dispatcher");
     let queued = state
         .dispatcher

@@ -10,13 +10,13 @@ use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 
 use super::{render, see_other, Chrome};
-use crate::chat::messages::{Access, AgentCard};
+use crate::chat::messages::AgentCard;
 use crate::chat::ChatContext;
 use crate::domain::canned::{fill, parse_shortcut, Values};
 use crate::domain::{ConversationId, MessageBody};
 use crate::storage::agents::Agent;
 use crate::storage::canned::{self, Canned, Owner};
-use crate::storage::{conversations, visitors, StorageError};
+use crate::storage::{visitors, StorageError};
 use crate::web::auth::CurrentAgent;
 use crate::web::error::WebError;
 use crate::web::i18n::Lang;
@@ -311,29 +311,11 @@ pub async fn offers(
     q: web::Query<PickQuery>,
 ) -> Result<HttpResponse, WebError> {
     let agent = a.0;
-    let card = AgentCard {
-        id: agent.id,
-        name: agent.display_name.clone(),
-        is_admin: agent.is_admin(),
-        capacity: 0,
-    };
     let visitor = match q.conversation_id.map(ConversationId) {
         None => None,
         Some(id) => {
-            let access = chat.authorize(&card, id, false).await;
-            let conv = state
-                .storage
-                .run(move |db| conversations::find(db, id))
-                .await;
-            let conv = match (access, conv) {
-                (Ok(Access::Granted), Ok(c)) => c,
-                (Ok(Access::NotLive), Ok(c))
-                    if card.is_admin || c.assignment.agent == Some(card.id) =>
-                {
-                    c
-                }
-                _ => return Err(WebError::NotFound),
-            };
+            let conv = chat.readable(&AgentCard::of(&agent), id).await?;
+            let conv = conv.ok_or(WebError::NotFound)?;
             let vid = conv.visitor_id;
             Some(state.storage.run(move |db| visitors::find(db, vid)).await?)
         }

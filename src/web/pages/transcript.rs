@@ -163,12 +163,7 @@ async fn readable(
     state: &AppState,
     chat: &ChatContext,
 ) -> Result<(Transcript, HashMap<i64, String>), WebError> {
-    let card = AgentCard {
-        id: agent.id,
-        name: agent.display_name.clone(),
-        is_admin: agent.is_admin(),
-        capacity: 0,
-    };
+    let card = AgentCard::of(agent);
     let access = chat.authorize(&card, id, false).await;
     let loaded = state
         .storage
