@@ -176,7 +176,7 @@
     pending.forEach(function (p, cid) {
       if (p.conversation_id === selected) {
         addDay(null);
-        box.appendChild(bubble({ sender: "agent", body: p.body, client_id: cid, private: p.private }, true));
+        box.appendChild(bubble({ sender: "agent", body: p.body, client_id: cid, private: p.private, files: p.files }, true));
       }
     });
     el.older.hidden = !(minSeq(selected) > 1);
@@ -209,6 +209,7 @@
     var meta = isPending ? "…" : time(m.created_at);
     var cls = m.sender + (m.private ? " note" : "") + (isPending ? " pending" : "");
     var li = S.bubble(cls, m.body, m.private ? T.note_label + " · " + meta : meta);
+    window.livedeskFiles.show(li.firstChild, m.files, T);
     if (m.seq && !m.private) li.dataset.seq = m.seq;
     return li;
   }
@@ -432,15 +433,16 @@
 
   el.composer.addEventListener("submit", function (e) {
     e.preventDefault();
-    var body = el.input.value;
-    if (!body.trim() || !selected) return;
+    var body = el.input.value, tray = window.livedeskDesk.tray;
+    if ((!body.trim() && !tray.count()) || !selected) return;
     if (!checkLength()) { el.input.focus(); return; }
-    var cid = newClientId(), note = el.noteToggle.checked;
-    pending.set(cid, { conversation_id: selected, body: body, private: note });
+    var cid = newClientId(), note = el.noteToggle.checked, files = tray.take();
+    pending.set(cid, { conversation_id: selected, body: body.trim() ? body : "", private: note, files: files });
     el.input.value = "";
     drafts.delete(selected);
     renderMessages("bottom");
-    send({ type: "message", conversation_id: selected, client_id: cid, body: body, private: note });
+    send({ type: "message", conversation_id: selected, client_id: cid, body: pending.get(cid).body, private: note,
+           files: files.map(function (f) { return f.id; }) });
     if (!note) send({ type: "typing", conversation_id: selected, active: false });
   });
   el.input.addEventListener("keydown", function (e) {

@@ -70,6 +70,7 @@
     var mine = msg.sender === "visitor";
     var who = msg.sender === "agent" ? (names[msg.agent_id] || (agent && agent.name) || "") : (mine ? T.you : "");
     var li = bubble(mine ? "mine" : (msg.sender === "system" ? "notice" : "theirs"), msg.body, (who ? who + " · " : "") + time(msg.created_at));
+    F.show(li.firstChild, msg.files, T, tokenOf);
     li.dataset.seq = msg.seq;
     seen[key] = li;
     var pending = msg.client_id && pendingEls[msg.client_id];
@@ -102,6 +103,7 @@
   function renderPending(p) {
     if (pendingEls[p.client_id]) return;
     var li = bubble("mine pending", p.body, T.pending);
+    F.show(li.firstChild, p.files, T, tokenOf);
     pendingEls[p.client_id] = li;
     list.appendChild(li);
     scrollDown();
@@ -180,7 +182,7 @@
       // Spaced out so a long outbox stays under the server's flood limit.
       setTimeout(function () {
         if (ws && welcomed && outbox.some(function (q) { return q.client_id === p.client_id; })) {
-          ws.send(JSON.stringify({ type: "message", client_id: p.client_id, body: p.body }));
+          ws.send(frameOf(p));
         }
       }, i * 120);
     });
@@ -298,17 +300,28 @@
     return true;
   }
 
+  function frameOf(p) {
+    var ids = (p.files || []).map(function (f) { return f.id; });
+    return JSON.stringify({ type: "message", client_id: p.client_id, body: p.body, files: ids });
+  }
+  var F = window.livedeskFiles;
+  function tokenOf() { return token; }
+  var tray = F.tray({ T: T, chips: $("ld-files"), button: $("ld-attach"), zone: root, paste: input,
+    url: function () { return token ? "/files" : null; },
+    headers: function () { return { Authorization: "Bearer " + token }; },
+    error: function (text) { showHint(text || null, "file"); } });
+
   function send() {
     var body = input.value;
-    if (!body.trim()) return;
+    if (!body.trim() && !tray.count()) return;
     if (!checkLength()) { input.focus(); return; }
-    var p = { client_id: newClientId(), body: body };
+    var p = { client_id: newClientId(), body: body.trim() ? body : "", files: tray.take() };
     outbox.push(p);
     save("outbox", outbox);
     input.value = "";
     renderPending(p);
     sendTyping(false);
-    if (ws && welcomed) ws.send(JSON.stringify({ type: "message", client_id: p.client_id, body: p.body }));
+    if (ws && welcomed) ws.send(frameOf(p));
     else connect();
   }
 

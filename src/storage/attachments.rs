@@ -184,6 +184,24 @@ pub fn sent_with(
         .load(conn)?)
 }
 
+/// Every file sent in a conversation (`with_private`: with the notes').
+pub fn of_conversation(
+    conn: &mut DbConnection,
+    conversation: ConversationId,
+    with_private: bool,
+) -> StorageResult<Vec<Attachment>> {
+    let mut q = attachments::table
+        .filter(attachments::conversation_id.eq(conversation.0))
+        .filter(attachments::client_id.is_not_null())
+        .into_boxed();
+    if !with_private {
+        q = q.filter(attachments::private.eq(false));
+    }
+    Ok(q.order(attachments::id.asc())
+        .select(Attachment::as_select())
+        .load(conn)?)
+}
+
 /// Whether `send_with` would take these files from `visitor` now: asked
 /// before a message opens a conversation, which a refused one must not.
 pub fn sendable_by_visitor(

@@ -7,7 +7,8 @@ use diesel::prelude::*;
 use super::messages::{self as store, Message};
 use super::notes::{self, Note};
 use super::schema::conversations;
-use super::{conversations as convs, events, labels, visitors, DbConnection, StorageResult};
+use super::{attachments, conversations as convs, events, labels, visitors};
+use super::{DbConnection, StorageResult};
 use crate::domain::{Conversation, ConversationId, Visitor, VisitorId};
 
 /// Messages in one transcript, at most (a longer one is cut, and says so).
@@ -22,6 +23,8 @@ pub struct Transcript {
     pub notes: Vec<Note>,
     /// Who had it when (empty in a visitor's transcript).
     pub events: Vec<events::Event>,
+    /// The files sent in it (a visitor's: not the notes').
+    pub files: Vec<attachments::Attachment>,
 }
 
 fn load(db: &mut DbConnection, id: ConversationId, with_notes: bool) -> StorageResult<Transcript> {
@@ -36,6 +39,7 @@ fn load(db: &mut DbConnection, id: ConversationId, with_notes: bool) -> StorageR
         ),
         false => (Vec::new(), Vec::new()),
     };
+    let files = attachments::of_conversation(db, id, with_notes)?;
     Ok(Transcript {
         conversation,
         visitor,
@@ -43,6 +47,7 @@ fn load(db: &mut DbConnection, id: ConversationId, with_notes: bool) -> StorageR
         messages,
         notes,
         events,
+        files,
     })
 }
 

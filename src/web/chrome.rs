@@ -30,4 +30,4 @@ impl Chrome {
 }
 
 /// `CSP` for a page no other site may frame (error pages use it as it is).
-pub const PAGE_CSP_NO_FRAMES: &str = "default-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+pub const PAGE_CSP_NO_FRAMES: &str = "default-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";

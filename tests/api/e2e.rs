@@ -196,6 +196,25 @@ async fn the_dashboard_and_widget_hold_up_in_daily_use() {
     .await;
 }
 
+/// Attachments as people send them: pasted, attached with the button, dropped;
+/// thumbnails and downloads on the other side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_in_chromium() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.add_agent("lin", PW, Role::Agent).await;
+    let host_port = host_site(app.port).await;
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots-files");
+    run_script(
+        "files.e2e.mjs",
+        &app,
+        &[
+            ("HOST_URL", format!("http://localhost:{host_port}/")),
+            ("SCREENSHOTS_DIR", shots.display().to_string()),
+        ],
+    )
+    .await;
+}
+
 /// Private notes, saved replies and team rooms as agents use them, and the
 /// visitor's page never showing a note.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

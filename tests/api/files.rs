@@ -214,6 +214,33 @@ async fn files_travel_with_messages(backend: Backend) {
         !text.contains("internal.pdf"),
         "a note's file in a welcome: {w}"
     );
+
+    // Transcripts list them: the agent's all, the visitor's not the note's.
+    let r = lb
+        .get(&format!("/agent/conversations/{conv}/transcript.json"))
+        .await;
+    let t: Value = r.json().await.unwrap();
+    let note = t["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["client_id"] == "n-pdf")
+        .unwrap();
+    assert_eq!(files_of(note), vec![secret.clone()]);
+    let (_, page) = lb
+        .get_text(&format!("/agent/conversations/{conv}/transcript"))
+        .await;
+    assert!(
+        page.contains(&format!("src=\"/files/{}\"", png["id"])),
+        "a thumbnail: {page}"
+    );
+    let r = app.post_form("/transcript", &[("token", &token)]).await;
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("screen shot.png") && text.contains("invoice.pdf"),
+        "{text}"
+    );
+    assert!(!text.contains("internal.pdf"), "{text}");
 }
 
 /// Sends a request by hand over TCP (so the body can stop short) and reads

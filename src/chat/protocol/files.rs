@@ -35,6 +35,17 @@ impl From<&Attachment> for FileView {
     }
 }
 
+impl FileView {
+    /// `1.2 MB`, `34 KB`, `512 B`.
+    pub fn size_text(&self) -> String {
+        match self.size {
+            b if b >= 1_000_000 => format!("{:.1} MB", b as f64 / 1e6),
+            b if b >= 1_000 => format!("{} KB", b / 1_000),
+            b => format!("{b} B"),
+        }
+    }
+}
+
 /// Gives each message (or note) the files sent with it, looked up in
 /// storage (`with_private`: notes' files too; a visitor's view never).
 pub fn with_files(

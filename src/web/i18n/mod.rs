@@ -110,6 +110,8 @@ pub struct Strings {
     pub download_json: &'static str,
     pub col_labels: &'static str,
     pub visitor_word: &'static str,
+    /// Before a file's name in a text transcript.
+    pub file_word: &'static str,
     pub transcript_cut: &'static str,
     pub labels_title: &'static str,
     pub col_colour: &'static str,
@@ -262,6 +264,14 @@ pub struct Strings {
 /// UI text for the scripts. `{name}`, `{old}`, `{new}`, `{id}` are filled in by the script.
 #[derive(serde::Serialize)]
 pub struct JsText {
+    pub attach: &'static str,
+    pub uploading: &'static str,
+    pub remove_file: &'static str,
+    pub file_too_large: &'static str,
+    pub file_type: &'static str,
+    pub file_rate: &'static str,
+    pub file_failed: &'static str,
+    pub file_gone: &'static str,
     pub download_transcript: &'static str,
     pub transcript: &'static str,
     pub add_label: &'static str,

@@ -41,7 +41,7 @@ impl Chrome {
 }
 
 /// Our pages load scripts, styles and images from livedesk only, and talk only to it.
-const CSP: &str = "default-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'";
+const CSP: &str = "default-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'";
 
 /// Renders a page with the given status; pages are never cached (they carry
 /// tokens) and never framed by another site.

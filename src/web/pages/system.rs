@@ -81,6 +81,8 @@ pub async fn static_file(path: web::Path<String>) -> Result<HttpResponse, WebErr
         "canned.js" => (include_str!("../../../static/canned.js"), JS),
         "labels.js" => (include_str!("../../../static/labels.js"), JS),
         "shared.js" => (include_str!("../../../static/shared.js"), JS),
+        "files.js" => (include_str!("../../../static/files.js"), JS),
+        "desk-files.js" => (include_str!("../../../static/desk-files.js"), JS),
         "admin.js" => (include_str!("../../../static/admin.js"), JS),
         _ => return Err(WebError::NotFound),
     };

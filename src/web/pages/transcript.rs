@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::{format_time, render, Chrome};
 use crate::chat::messages::{Access, AgentCard};
-use crate::chat::protocol::{LabelRef, MessageView};
+use crate::chat::protocol::{FileView, LabelRef, MessageView};
 use crate::chat::ChatContext;
 use crate::domain::{visitor::token_hash, ConversationId, Sender};
 use crate::storage::transcripts::{self, Transcript, MAX_MESSAGES};
@@ -33,6 +33,7 @@ struct Line {
     note: bool,
     /// A change of owner (no `who`): `body` says what happened.
     event: bool,
+    files: Vec<FileView>,
 }
 
 type Names = HashMap<i64, String>;
@@ -62,8 +63,11 @@ fn lines(
                 body: m.body.clone(),
                 note: false,
                 event: false,
+                files: sent_with(t, m.client_id.as_deref(), false),
             };
-            (m.seq, 0, m.id.0, m.created_at, line, MessageView::from(m))
+            let mut view = MessageView::from(m);
+            view.files = line.files.clone();
+            (m.seq, 0, m.id.0, m.created_at, line, view)
         })
         .chain(t.notes.iter().map(|n| {
             let line = Line {
@@ -72,8 +76,11 @@ fn lines(
                 body: n.body.clone(),
                 note: true,
                 event: false,
+                files: sent_with(t, Some(&n.client_id), true),
             };
-            (n.seq, 1, n.id, n.created_at, line, MessageView::note(n))
+            let mut view = MessageView::note(n);
+            view.files = line.files.clone();
+            (n.seq, 1, n.id, n.created_at, line, view)
         }))
         .collect();
     all.sort_by_key(|(s, k, id, ..)| (*s, *k, *id));
@@ -96,6 +103,7 @@ fn lines(
             body,
             note: false,
             event: true,
+            files: Vec::new(),
         }
     };
     for (_, _, _, at, line, view) in all {
@@ -106,6 +114,17 @@ fn lines(
     }
     out.extend(events.map(|e| (event_line(e), None)));
     out
+}
+
+/// The files sent with one message (or note) of `t`.
+fn sent_with(t: &Transcript, client_id: Option<&str>, private: bool) -> Vec<FileView> {
+    t.files
+        .iter()
+        .filter(|f| {
+            f.private == private && client_id.is_some() && f.client_id.as_deref() == client_id
+        })
+        .map(FileView::from)
+        .collect()
 }
 
 fn as_text(
@@ -142,6 +161,14 @@ fn as_text(
             String::new()
         };
         out.push_str(&format!("[{}] {}{}: {}\n", l.time, l.who, mark, l.body));
+        for f in &l.files {
+            out.push_str(&format!(
+                "    [{}: {}, {}]\n",
+                s.file_word,
+                f.name,
+                f.size_text()
+            ));
+        }
     }
     if t.messages.len() as i64 >= MAX_MESSAGES {
         out.push_str(&format!("\n{}\n", s.transcript_cut));
