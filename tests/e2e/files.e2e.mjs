@@ -3,7 +3,7 @@
 // the agent attaches with the button reaches the visitor as a download link
 // that downloads; a file dropped on the dashboard waits in the tray.
 import assert from "node:assert/strict";
-import { env, fail, launch, signIn, step, watch } from "./lib.mjs";
+import { env, fail, launch, signIn, step, visitorWrites } from "./lib.mjs";
 
 const browser = await launch();
 const online = async (page) => { await page.locator("#conn:not(.off)").waitFor(); return page; };
@@ -38,17 +38,7 @@ try {
   const lin = await online(await signIn(browser, "lin", env.AGENT_PASSWORD));
 
   step("a visitor writes from the widget on another site");
-  const vctx = await browser.newContext({ viewport: { width: 1100, height: 760 } });
-  const host = watch(await vctx.newPage());
-  await host.goto(env.HOST_URL);
-  await host.locator("#livedesk-launcher").click();
-  const widget = host.frameLocator("#livedesk-frame");
-  await widget.locator("#ld-intro").waitFor();
-  await widget.locator('#ld-intro input[name="name"]').fill("Vera");
-  await widget.locator('#ld-intro button[type="submit"]').click();
-  await widget.locator("#ld-input").fill("The checkout shows an error");
-  await widget.locator("#ld-input").press("Enter");
-  await widget.locator(".msg.mine:not(.pending)", { hasText: "checkout shows" }).waitFor();
+  const { host, widget } = await visitorWrites(browser, "Vera", "The checkout shows an error");
 
   step("the visitor pastes a screenshot and sends it without text");
   const panel = host.frames().find((f) => f.url().includes("/widget"));

@@ -39,6 +39,23 @@ export async function signIn(browser, username, password, { lang = "en", viewpor
   return page;
 }
 
+/// A visitor on the host site (HOST_URL) opens the widget, gives `name`
+/// and writes `text`; returns the host page and the widget's frame.
+export async function visitorWrites(browser, name, text) {
+  const vctx = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+  const host = watch(await vctx.newPage());
+  await host.goto(env.HOST_URL);
+  await host.locator("#livedesk-launcher").click();
+  const widget = host.frameLocator("#livedesk-frame");
+  await widget.locator("#ld-intro").waitFor();
+  await widget.locator('#ld-intro input[name="name"]').fill(name);
+  await widget.locator('#ld-intro button[type="submit"]').click();
+  await widget.locator("#ld-input").fill(text);
+  await widget.locator("#ld-input").press("Enter");
+  await widget.locator(".msg.mine:not(.pending)", { hasText: text }).waitFor();
+  return { host, widget };
+}
+
 /// What each page looked like when the test failed; then exit non-zero.
 export async function fail(browser, e) {
   console.error(e);

@@ -3,7 +3,7 @@
 // visitor's page (live or after a reload); a room message with a mention
 // reaches the other member with a mention badge, typing and unread counts.
 import assert from "node:assert/strict";
-import { env, fail, launch, signIn, step, watch } from "./lib.mjs";
+import { env, fail, launch, signIn, step, visitorWrites, watch } from "./lib.mjs";
 
 const browser = await launch();
 const PASSWORD = env.AGENT_PASSWORD;
@@ -13,17 +13,7 @@ try {
   const lin = await online(await signIn(browser, "lin", PASSWORD));
 
   step("a visitor writes from the widget");
-  const vctx = await browser.newContext({ viewport: { width: 1100, height: 760 } });
-  const host = watch(await vctx.newPage());
-  await host.goto(env.HOST_URL);
-  await host.locator("#livedesk-launcher").click();
-  const widget = host.frameLocator("#livedesk-frame");
-  await widget.locator("#ld-intro").waitFor();
-  await widget.locator('#ld-intro input[name="name"]').fill("Vera");
-  await widget.locator('#ld-intro button[type="submit"]').click();
-  await widget.locator("#ld-input").fill("My parcel is lost");
-  await widget.locator("#ld-input").press("Enter");
-  await widget.locator(".msg.mine:not(.pending)", { hasText: "My parcel is lost" }).waitFor();
+  const { host, widget } = await visitorWrites(browser, "Vera", "My parcel is lost");
 
   step("lin writes a private note: shown as a note, to agents only");
   await lin.locator("#mine li", { hasText: "Vera" }).click();
