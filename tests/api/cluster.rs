@@ -23,12 +23,9 @@ pub(crate) async fn cluster(n: usize) -> Vec<TestApp> {
     nodes
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_visitor_on_one_node_and_its_agent_on_another_talk_both_ways() {
-    let nodes = cluster(2).await;
-    let (leader, other) = (&nodes[0], &nodes[1]);
-    for node in &nodes {
-        // The link subscribes right after the start.
+/// Waits until every node's cluster link is up (it subscribes right after the start).
+pub(crate) async fn wait_linked(nodes: &[TestApp]) {
+    for node in nodes {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let (status, body) = node.get_text("/healthz").await;
@@ -40,6 +37,13 @@ async fn a_visitor_on_one_node_and_its_agent_on_another_talk_both_ways() {
             tokio::task::yield_now().await;
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_on_one_node_and_its_agent_on_another_talk_both_ways() {
+    let nodes = cluster(2).await;
+    wait_linked(&nodes).await;
+    let (leader, other) = (&nodes[0], &nodes[1]);
     leader.add_agent("lin", PW, Role::Agent).await;
     // The agent on the node that does not lead, the visitor on the leader, and the other way round.
     for (agent_node, visitor_node) in [(other, leader), (leader, other)] {

@@ -398,6 +398,42 @@ async fn html_and_svg_are_inert(backend: Backend) {
     }
 }
 
+/// In a cluster: uploaded on one node, sent, delivered and fetched on another
+/// (the nodes share the data directory, as they must).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_cross_the_cluster() {
+    let nodes = crate::cluster::cluster(2).await;
+    crate::cluster::wait_linked(&nodes).await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    a.add_agent("lin", PW, Role::Agent).await;
+    let (lb, mut lin, _) = b.agent_online("lin", PW).await;
+    let mut v = Ws::visitor(a).await;
+    let conv = v.begin("hello").await["conversation_id"].as_i64().unwrap();
+    let token = v.hello_token().await;
+    let (s, png) = visitor_upload(a, &token, "a.png", PNG).await;
+    assert_eq!(s, 201, "{png}");
+    v.send(json!({"type": "message", "client_id": "v1", "files": [png["id"]]}))
+        .await;
+    let got = lin
+        .expect_where("message", |f| f["message"]["client_id"] == "v1")
+        .await;
+    assert_eq!(files_of(&got["message"]), vec![png.clone()]);
+    assert_eq!(fetch(&lb, &png["id"], None).await.2, PNG);
+    let csrf = lb.csrf_of_page("/agent").await;
+    let (s, pdf) = agent_upload(&lb, conv, &csrf, "b.pdf", PDF).await;
+    assert_eq!(s, 201, "{pdf}");
+    lin.send(
+        json!({"type": "message", "conversation_id": conv, "client_id": "a1",
+                    "body": "from node b", "files": [pdf["id"]]}),
+    )
+    .await;
+    let got = v
+        .expect_where("message", |f| f["message"]["client_id"] == "a1")
+        .await;
+    assert_eq!(files_of(&got["message"]), vec![pdf.clone()]);
+    assert_eq!(fetch(a, &pdf["id"], Some(&token)).await.2, PDF);
+}
+
 both_backends!(
     files_travel_with_messages,
     uploads_are_refused_early,
