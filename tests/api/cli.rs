@@ -190,3 +190,25 @@ async fn short_cli_runs_exit_cleanly_on_postgres() {
     .unwrap();
     assert!(codes.is_empty(), "unclean exits: {codes:?}");
 }
+
+/// The README's configuration table has a row for every flag and variable.
+#[test]
+fn the_readme_lists_every_setting() {
+    use clap::CommandFactory;
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let cmd = livedesk::config::Cli::command();
+    let (mut missing, mut checked) = (Vec::new(), 0);
+    for arg in cmd.get_arguments() {
+        let (Some(long), Some(env)) = (arg.get_long(), arg.get_env()) else {
+            continue;
+        };
+        checked += 1;
+        let row = format!("| `--{long}` | `{}` |", env.to_string_lossy());
+        if !readme.contains(&row) {
+            missing.push(row);
+        }
+    }
+    assert!(checked > 30, "only {checked} settings found");
+    assert!(missing.is_empty(), "README rows missing: {missing:#?}");
+}
