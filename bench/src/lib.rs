@@ -16,6 +16,7 @@ mod connections;
 mod durable;
 mod search;
 mod store;
+mod uploads;
 mod worker;
 
 pub use churn::{churn, ChurnConfig, ChurnReport};
@@ -23,6 +24,7 @@ pub use connections::{connections, rss_kib, ConnectionsConfig, ConnectionsReport
 pub use durable::{durable, DurableConfig, Report};
 pub use search::{search, SearchConfig, SearchReport};
 pub use store::{store, StoreConfig, StoreReport};
+pub use uploads::{uploads, UploadsConfig, UploadsReport};
 pub use worker::{Spawn, Spread};
 
 use std::borrow::Cow;

@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use livedesk_bench::{
-    churn, connections, durable, search, serve_stdio, store, ChurnConfig, ConnectionsConfig,
-    Credentials, DurableConfig, SearchConfig, Spawn, Spread, StoreConfig,
+    churn, connections, durable, search, serve_stdio, store, uploads, ChurnConfig,
+    ConnectionsConfig, Credentials, DurableConfig, SearchConfig, Spawn, Spread, StoreConfig,
+    UploadsConfig,
 };
 
 #[derive(Parser)]
@@ -171,6 +172,23 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         duration: u64,
     },
+    /// V visitors each upload R files of S bytes at once through `POST /files`:
+    /// throughput, time per upload, and the server's memory while they are in
+    /// flight. The server needs LIVEDESK_UPLOADS_PER_MINUTE=0 (or enough).
+    Uploads {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        #[arg(long, default_value_t = 50)]
+        visitors: usize,
+        #[arg(long, default_value_t = 4)]
+        rounds: usize,
+        /// Bytes per file (at most the server's LIVEDESK_UPLOAD_MAX_BYTES).
+        #[arg(long, default_value_t = 10 * 1024 * 1024)]
+        size: usize,
+        /// The server's pid, to sample its resident memory from /proc.
+        #[arg(long)]
+        server_pid: Option<u32>,
+    },
     /// (internal) One worker, driven by the coordinator over stdin/stdout.
     #[command(hide = true)]
     Worker { job: String },
@@ -273,6 +291,23 @@ async fn run(scenario: Scenario) -> anyhow::Result<(String, bool)> {
             };
             let r = tokio::task::spawn_blocking(move || search(config)).await??;
             (r.render(), true)
+        }
+        Scenario::Uploads {
+            url,
+            visitors,
+            rounds,
+            size,
+            server_pid,
+        } => {
+            let r = uploads(UploadsConfig {
+                url,
+                visitors,
+                rounds,
+                size,
+                server_pid,
+            })
+            .await?;
+            (r.render() + "\n", true)
         }
         Scenario::Worker { .. } => unreachable!("handled before the runtime starts"),
     })

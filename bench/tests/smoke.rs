@@ -227,3 +227,31 @@ async fn the_search_scenario_finds_what_each_query_should(backend: Backend) {
 }
 
 both_backends!(the_search_scenario_finds_what_each_query_should);
+
+/// The upload scenario: every file is taken (201) and stored, once each.
+async fn the_upload_scenario_stores_every_file(backend: Backend) {
+    use livedesk_bench::{uploads, UploadsConfig};
+    let app = spawn_app_with(backend, |s| s.uploads_per_minute = 0).await;
+    let r = uploads(UploadsConfig {
+        url: app.address.clone(),
+        visitors: 4,
+        rounds: 2,
+        size: 256 * 1024,
+        server_pid: Some(std::process::id()),
+    })
+    .await
+    .expect("the upload scenario runs");
+    println!("{}", r.render());
+    assert_eq!(r.uploaded, 8);
+    assert!(r.rss_peak_kib.is_some());
+    let root = data_dir_for(app.db.url()).join("files");
+    let stored: usize = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|d| d.unwrap().path())
+        .filter(|p| !p.ends_with("tmp"))
+        .map(|d| std::fs::read_dir(d).unwrap().count())
+        .sum();
+    assert_eq!(stored, 8, "one file each on disk");
+}
+
+both_backends!(the_upload_scenario_stores_every_file);
