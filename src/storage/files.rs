@@ -13,6 +13,9 @@ use tokio::io::AsyncWriteExt;
 
 use crate::domain::attachment::SNIFF_BYTES;
 
+/// Bytes one upload may have on their way to the disk at a time.
+const WRITE_BUF: usize = 64 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
     #[error("the file is larger than {0} bytes")]
@@ -96,6 +99,9 @@ impl FileStore {
         E: std::fmt::Display,
     {
         let mut file = tokio::fs::File::create(tmp).await?;
+        // Each write is handed to a blocking thread with a copy of its bytes;
+        // capped, an upload holds at most this much (tokio's default is 2 MiB).
+        file.set_max_buf_size(WRITE_BUF);
         let (mut hash, mut size, mut head) = (Sha256::new(), 0u64, Vec::new());
         let mut checked = false;
         let mut body = std::pin::pin!(body);

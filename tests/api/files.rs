@@ -98,6 +98,13 @@ async fn files_travel_with_messages(backend: Backend) {
         .expect_where("message", |f| f["message"]["client_id"] == "v-img")
         .await;
     assert_eq!(files_of(&got["message"]), vec![png.clone()]);
+    let mut tab = Ws::agent(&lb).await;
+    let w = tab.expect("welcome").await;
+    assert_eq!(
+        w["conversations"][0]["last_message"], "\u{1F4CE} screen shot.png",
+        "{w}"
+    );
+    tab.close().await;
 
     // Its agent and the visitor fetch it; it is shown inline, never sniffed.
     let (s, h, bytes) = fetch(&lb, &png["id"], None).await;

@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 
 use super::{since, Desk, Effect, Timer};
 use crate::chat::messages::{ChatError, Origin, Party};
-use crate::chat::protocol::{preview, AgentOut, MessageView, VisitorOut};
+use crate::chat::protocol::{preview_of, AgentOut, MessageView, VisitorOut};
 use crate::domain::{ConversationId, Sender};
 
 impl Desk {
@@ -94,7 +94,7 @@ impl Desk {
             return;
         };
         c.last_seq = c.last_seq.max(m.seq);
-        c.last_message = Some(preview(&m.body));
+        c.last_message = Some(preview_of(&m));
         c.updated_at = now;
         if m.sender == Sender::Visitor {
             c.unread += 1;

@@ -115,3 +115,14 @@ pub fn cap(s: Option<String>, max_chars: usize) -> Option<String> {
 pub fn preview(body: &str) -> String {
     body.chars().take(120).collect()
 }
+
+/// What a conversation list shows of its newest message: its text, or for
+/// files alone their names after a paperclip.
+pub fn preview_of(m: &super::MessageView) -> String {
+    if m.body.is_empty() && !m.files.is_empty() {
+        let names: Vec<&str> = m.files.iter().map(|f| f.name.as_str()).collect();
+        preview(&format!("\u{1F4CE} {}", names.join(", ")))
+    } else {
+        preview(&m.body)
+    }
+}
