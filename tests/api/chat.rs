@@ -512,8 +512,9 @@ async fn bad_input_gets_stable_error_codes_and_the_socket_stays_open(backend: Ba
     v.hello(None, None).await;
     v.send(json!({"type": "hello"})).await;
     assert_eq!(v.expect_error().await, "already_hello");
+    // No body and no files: an empty message (a body may be left out when files are sent).
     v.send(json!({"type": "message", "client_id": "x"})).await;
-    assert_eq!(v.expect_error().await, "bad_frame");
+    assert_eq!(v.expect_error().await, "empty_body");
     v.send(json!({"type": "message", "client_id": "x", "body": 5}))
         .await;
     assert_eq!(v.expect_error().await, "bad_frame");
