@@ -264,6 +264,7 @@ impl Application {
         let metrics_data = web::Data::new(metrics);
         let store = DbSessionStore::new(storage.clone(), clock.clone());
         let secure = settings.secure_cookies;
+        let stuck_after = Duration::from_secs(settings.ws_timeout_secs.max(2));
         let ttl = actix_web::cookie::time::Duration::minutes(settings.session_ttl_minutes.into());
 
         spawn_session_sweeper(storage, clock.clone());
@@ -306,6 +307,11 @@ impl Application {
         // algorithm holds one back until the client acknowledges the last,
         // up to the client's delayed-ACK timer (~40 ms).
         .tcp_nodelay(true)
+        // A connection being closed (a WebSocket after its close frames, a
+        // response with `Connection: close`) gets this long to flush and go;
+        // actix's default of 1 s kept every closed socket a second longer.
+        .client_disconnect_timeout(Duration::from_millis(300))
+        .on_connect(move |conn, _| give_up_on_stuck_peers(conn, stuck_after))
         .listen(listener)?;
         if settings.workers > 0 {
             server = server.workers(settings.workers);
@@ -380,4 +386,15 @@ fn spawn_session_sweeper(storage: Storage, clock: Clock) {
             }
         }
     });
+}
+
+/// Data the peer has not acknowledged for `after` (it stopped reading, or
+/// vanished) makes the kernel drop the connection: actix-http would wait on
+/// such a write forever, holding the socket and its send queue.
+fn give_up_on_stuck_peers(conn: &dyn std::any::Any, after: Duration) {
+    if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+        if let Err(e) = socket2::SockRef::from(tcp).set_tcp_user_timeout(Some(after)) {
+            tracing::warn!(error = %e, "could not set TCP_USER_TIMEOUT");
+        }
+    }
 }

@@ -369,7 +369,7 @@ impl Actor for AgentSession {
     fn started(&mut self, ctx: &mut Self::Context) {
         let (interval, timeout) = (self.cx.sockets.ping_interval, self.cx.sockets.timeout);
         ctx.run_interval(interval, move |act, ctx| {
-            if act.sock.timed_out(timeout) || !act.sock.ping() {
+            if act.sock.heartbeat(timeout).is_err() {
                 ctx.stop();
                 return;
             }

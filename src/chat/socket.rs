@@ -48,17 +48,14 @@ impl Socket {
                     Outbound::Text(t) => ws.text(t).await,
                     Outbound::Ping => ws.ping(b"").await,
                     Outbound::Pong(b) => ws.pong(&b).await,
-                    Outbound::Close(r) => {
-                        let _ = ws.close(Some(r)).await;
-                        return;
-                    }
+                    Outbound::Close(r) => return close(ws, r).await,
                 };
                 if sent.is_err() {
                     return;
                 }
             }
             // The actor is gone: close politely.
-            let _ = ws.close(None).await;
+            close(ws, CloseReason::from(CloseCode::Normal)).await;
         });
         Self {
             out: tx,
@@ -69,11 +66,34 @@ impl Socket {
 
     /// Queues a frame; false when the client cannot keep up (the caller drops it).
     pub fn send<T: serde::Serialize>(&self, frame: &T) -> bool {
-        self.out.try_send(Outbound::Text(to_text(frame))).is_ok()
+        self.queue(Outbound::Text(to_text(frame)))
     }
 
-    pub fn ping(&self) -> bool {
-        self.out.try_send(Outbound::Ping).is_ok()
+    fn queue(&self, o: Outbound) -> bool {
+        match self.out.try_send(o) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(
+                    waiting = OUTBOX,
+                    "closing a socket whose client does not read its frames"
+                );
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Every ping interval: `Err(why)` when the socket is to be closed (the
+    /// client was silent too long, or does not read).
+    pub fn heartbeat(&self, timeout: std::time::Duration) -> Result<(), &'static str> {
+        if self.last_heard.elapsed() > timeout {
+            tracing::info!(?timeout, "closing a socket whose client went silent");
+            return Err("silent");
+        }
+        if !self.queue(Outbound::Ping) {
+            return Err("not reading");
+        }
+        Ok(())
     }
 
     pub fn close(&self, code: CloseCode, why: &str) {
@@ -81,10 +101,6 @@ impl Socket {
             code,
             description: Some(why.to_owned()),
         }));
-    }
-
-    pub fn timed_out(&self, timeout: std::time::Duration) -> bool {
-        self.last_heard.elapsed() > timeout
     }
 
     pub fn intake(&mut self, item: Result<AggregatedMessage, ProtocolError>) -> Intake {
@@ -109,7 +125,14 @@ impl Socket {
                 Intake::Ignore
             }
             Ok(AggregatedMessage::Pong(_)) => Intake::Ignore,
-            Ok(AggregatedMessage::Close(_)) => Intake::Stop,
+            Ok(AggregatedMessage::Close(reason)) => {
+                // Answered with the client's own code (none would read as 1005).
+                let r = reason.unwrap_or_else(|| CloseCode::Normal.into());
+                let _ = self
+                    .out
+                    .try_send(Outbound::Close(CloseReason::from(r.code)));
+                Intake::Stop
+            }
             Err(ProtocolError::Overflow) => {
                 self.close(CloseCode::Size, "frame too large");
                 Intake::Stop
@@ -121,4 +144,11 @@ impl Socket {
             }
         }
     }
+}
+
+/// Sends the close frame, but never waits long on a client that does not
+/// read: the connection is dropped either way (and by the kernel, see
+/// `startup::give_up_on_stuck_peers`, if its buffers are full).
+async fn close(ws: actix_ws::Session, r: CloseReason) {
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), ws.close(Some(r))).await;
 }

@@ -28,6 +28,7 @@ mod opening;
 mod ownership;
 mod rooms;
 mod rooms_admin;
+mod slow_clients;
 mod socket_sessions;
 mod storage;
 mod transcripts;

@@ -1,0 +1,143 @@
+//! Clients that stop reading, and clients that close: the server lets go of
+//! the connection (its file descriptor, its send queue) and answers a close
+//! with the client's own code; nobody else waits for them.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use livedesk::domain::Role;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use crate::both_backends;
+use crate::helpers::*;
+
+const PW: &str = "agent-password";
+
+/// The inode of the server's end of the TCP connection from `client_port`
+/// (from /proc/net/tcp: the server runs in this process).
+fn server_end(server_port: u16, client_port: u16) -> Option<String> {
+    let want = (format!("{server_port:04X}"), format!("{client_port:04X}"));
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let port = |addr: &str| addr.rsplit(':').next().unwrap_or("").to_owned();
+            if f.len() > 9 && port(f[1]) == want.0 && port(f[2]) == want.1 {
+                return Some(f[9].to_owned());
+            }
+        }
+    }
+    None
+}
+
+/// Whether this process still holds the socket with that inode.
+fn held(inode: &str) -> bool {
+    let link = format!("socket:[{inode}]");
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .any(|p| p.to_string_lossy() == link)
+}
+
+async fn a_client_that_stops_reading_is_let_go(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.ws_ping_secs = 1;
+        s.ws_timeout_secs = 3;
+        s.ws_rate = 100_000;
+        s.ws_burst = 100_000;
+    })
+    .await;
+    app.add_agent("lin", PW, Role::Agent).await;
+    let b = app.new_browser();
+    b.login_ok("lin", PW).await;
+    // The agent's socket, with a small receive buffer, read up to its welcome and then never again.
+    let tcp = tokio::net::TcpSocket::new_v4().unwrap();
+    tcp.set_recv_buffer_size(4096).unwrap();
+    let stream = tcp
+        .connect(([127, 0, 0, 1], app.port).into())
+        .await
+        .unwrap();
+    let client_port = stream.local_addr().unwrap().port();
+    let mut req = format!("ws://127.0.0.1:{}/ws/agent", app.port)
+        .into_client_request()
+        .unwrap();
+    let cookie = format!("livedesk_session={}", b.session_cookie().unwrap());
+    req.headers_mut().insert("Cookie", cookie.parse().unwrap());
+    req.headers_mut()
+        .insert("Origin", app.address.parse().unwrap());
+    let (mut stuck, _) = tokio_tungstenite::client_async(req, stream).await.unwrap();
+    loop {
+        let m = stuck.next().await.unwrap().unwrap();
+        if m.to_text().unwrap_or("").contains("\"welcome\"") {
+            break;
+        }
+    }
+    let inode = server_end(app.port, client_port).expect("the server's end of the connection");
+    assert!(held(&inode));
+
+    // A visitor writes a lot to the stuck agent: its frames pile up.
+    let mut v = Ws::visitor(&app).await;
+    let conv = v.begin("hello").await["conversation_id"].as_i64().unwrap();
+    let body = "x".repeat(4000);
+    for i in 0..1500 {
+        v.send(json!({"type": "message", "client_id": format!("m{i}"), "body": body}))
+            .await;
+        v.expect("ack").await;
+    }
+    // The visitor was never held up, and the server let the connection go.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while held(&inode) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server still holds the stuck client's connection"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The conversation is still the visitor's and stored in full.
+    let stored = app
+        .storage
+        .run(move |db| {
+            livedesk::storage::messages::after(db, livedesk::domain::ConversationId(conv), 0, 5000)
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1501);
+    drop(stuck);
+}
+
+async fn a_close_is_answered_with_the_clients_code(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut v = Ws::visitor(&app).await;
+    v.hello(None, None).await;
+    let (mut raw, _) =
+        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/ws/visitor", app.port))
+            .await
+            .unwrap();
+    raw.send(WsMessage::text(json!({"type": "hello"}).to_string()))
+        .await
+        .unwrap();
+    raw.send(WsMessage::Close(Some(CloseFrame {
+        code: CloseCode::Away,
+        reason: "leaving".into(),
+    })))
+    .await
+    .unwrap();
+    let mut code = None;
+    while let Some(Ok(m)) = raw.next().await {
+        if let WsMessage::Close(f) = m {
+            code = f.map(|f| f.code);
+        }
+    }
+    assert_eq!(code, Some(CloseCode::Away), "the server's close frame");
+    v.close().await;
+}
+
+both_backends!(
+    a_client_that_stops_reading_is_let_go,
+    a_close_is_answered_with_the_clients_code
+);
