@@ -254,6 +254,7 @@ impl Application {
             agent_sockets,
             dispatcher: dispatcher.clone(),
             cluster: role.bus().cloned(),
+            hasher: crate::web::hashing::Hasher::for_this_machine(),
             uploads: crate::web::files::Uploads {
                 store: file_store,
                 max_bytes: settings.upload_max_bytes,

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod chrome;
 pub mod error;
 pub mod files;
+pub mod hashing;
 pub mod i18n;
 pub mod pages;
 pub mod proxy;

@@ -21,6 +21,8 @@ pub struct AppState {
     pub cluster: Option<crate::chat::cluster::Bus>,
     /// This node's agent sockets, closed when their session ends or narrows.
     pub agent_sockets: std::sync::Arc<crate::chat::hub::AgentSockets>,
+    /// Password hashing, a few at a time.
+    pub hasher: super::hashing::Hasher,
     /// Uploaded files: where, how large, which types, how often.
     pub uploads: super::files::Uploads,
 }

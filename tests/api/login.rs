@@ -376,3 +376,24 @@ async fn the_ui_speaks_english_and_chinese() {
     assert!(page.contains("Agent sign-in"));
     assert_eq!(app.get("/lang/fr").await.status().as_u16(), 404);
 }
+
+/// A burst of sign-ins: every one gets in (hashes take turns, a few at a
+/// time), nobody gets an error page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_sign_ins_all_get_in() {
+    let app = spawn_app(Backend::Sqlite).await;
+    for i in 0..20 {
+        app.add_agent(&format!("burst{i}"), "burst-password", Role::Agent)
+            .await;
+    }
+    let browsers: Vec<TestApp> = (0..20).map(|_| app.new_browser()).collect();
+    let tries = browsers.iter().enumerate().map(|(i, b)| async move {
+        let r = b.login(&format!("burst{i}"), "burst-password").await;
+        (r.status().as_u16(), location(&r))
+    });
+    let results = futures_util::future::join_all(tries).await;
+    assert!(
+        results.iter().all(|(s, to)| *s == 303 && to == "/agent"),
+        "{results:?}"
+    );
+}

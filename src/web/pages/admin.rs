@@ -9,7 +9,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::{de::DeserializeOwned, Deserialize};
 
 use super::{format_time, render, see_other, Chrome};
-use crate::domain::{password, DisplayName, NewPassword, Role, Username, ValidationError};
+use crate::domain::{DisplayName, NewPassword, Role, Username, ValidationError};
 use crate::storage::agents::{self, Agent, NewAgent};
 use crate::storage::{conversations, login_attempts, StorageError, StorageResult};
 use crate::web::auth::AdminAgent;
@@ -349,10 +349,14 @@ pub async fn create(
         let role = Role::parse(&form.role)?;
         let pw = NewPassword::parse(&form.password)?;
         let now = state.clock.now_naive();
+        let hash = state
+            .hasher
+            .hash(pw.expose().to_owned())
+            .await
+            .map_err(Refusal::Other)?;
         Ok(state
             .storage
             .run(move |c| {
-                let hash = password::hash_password(pw.expose());
                 agents::insert(
                     c,
                     &NewAgent {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::admin::{flash_text, AdminPost, AgentRow, CsrfForm, Ctx, Refusal};
 use super::{render, see_other, Chrome};
 use crate::chat::{hub::Logins, messages::CloseReason};
-use crate::domain::{password, AgentId, DisplayName, NewPassword, Role};
+use crate::domain::{AgentId, DisplayName, NewPassword, Role};
 use crate::storage::agents::{self, Agent};
 use crate::storage::{sessions, StorageError};
 use crate::web::error::WebError;
@@ -204,10 +204,14 @@ pub async fn reset_password(
     let result = async {
         let pw = NewPassword::parse(&form.password)?;
         let kept = keep.clone();
+        let hash = state
+            .hasher
+            .hash(pw.expose().to_owned())
+            .await
+            .map_err(Refusal::Other)?;
         state
             .storage
             .run(move |c| {
-                let hash = password::hash_password(pw.expose());
                 agents::set_password_hash(c, AgentId(id), &hash)?;
                 // Whoever held the old password is signed out.
                 match &kept {

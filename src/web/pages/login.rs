@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::{render, see_other, Chrome};
 use crate::chat::{hub::Logins, messages::CloseReason};
-use crate::domain::{agent::PASSWORD_MAX, agent::USERNAME_MAX, password, AgentId, Username};
+use crate::domain::{agent::PASSWORD_MAX, agent::USERNAME_MAX, AgentId, Username};
 use crate::storage::login_attempts::{self, Key, Outcome};
 use crate::storage::{agents, StorageResult};
 use crate::web::auth::{client_ip, CurrentAgent};
@@ -279,17 +279,15 @@ pub async fn submit(
         );
     }
 
-    let password = form.password.clone();
     let name = key_name.clone();
-    let (agent, password_ok) = state
+    let found = state
         .storage
-        .run(move |c| {
-            let found = agents::find_by_username(c, &name)?;
-            // Verify even for unknown users so the timing is the same.
-            let ok = password::verify_password(&password, found.as_ref().map(|(_, h)| h.as_str()));
-            Ok((found.map(|(a, _)| a), ok))
-        })
+        .run(move |c| agents::find_by_username(c, &name))
         .await?;
+    // Verified even for unknown users, so the timing is the same.
+    let stored = found.as_ref().map(|(_, h)| h.clone());
+    let password_ok = state.hasher.verify(form.password.clone(), stored).await?;
+    let agent = found.map(|(a, _)| a);
 
     let outcome = match &agent {
         Some(a) if password_ok && a.active => Outcome::Success,
