@@ -297,6 +297,7 @@ impl Application {
                 // Inner to outer: error pages see every handler's response;
                 // sessions wrap them (a session store failure surfaces as a
                 // plain 5xx, counted by the metrics middleware).
+                .wrap(middleware::from_fn(crate::web::error::while_database_down))
                 .wrap(middleware::from_fn(error_pages))
                 .wrap(sessions)
                 .wrap(security_headers(secure))

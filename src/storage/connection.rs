@@ -2,12 +2,13 @@
 //! `MultiConnection::establish` would try PostgreSQL and then silently treat
 //! any string as an SQLite path.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 
+use super::circuit::{Admit, Circuit};
 use super::{StorageError, StorageResult};
 use crate::config::Secret;
 
@@ -146,22 +147,72 @@ pub type PooledConn = r2d2::PooledConnection<Manager>;
 pub struct Storage {
     pool: DbPool,
     backend: Backend,
+    circuit: std::sync::Arc<Circuit>,
+}
+
+/// How long a caller waits for a connection when every one is busy.
+const CHECKOUT_WAIT: Duration = Duration::from_secs(5);
+/// …in steps this long, so that an outage found meanwhile ends the wait.
+const CHECKOUT_STEP: Duration = Duration::from_millis(250);
+
+/// Every failed attempt to connect opens the circuit.
+#[derive(Debug)]
+struct OpenOnFailure(std::sync::Arc<Circuit>);
+
+impl r2d2::HandleError<r2d2::Error> for OpenOnFailure {
+    fn handle_error(&self, error: r2d2::Error) {
+        tracing::debug!(%error, "connecting to the database failed");
+        self.0.failed(Instant::now());
+    }
 }
 
 impl Storage {
     pub fn connect(url: &DatabaseUrl, pool_size: u32) -> StorageResult<Self> {
+        let circuit = std::sync::Arc::new(Circuit::default());
         let pool = r2d2::Pool::builder()
+            .error_handler(Box::new(OpenOnFailure(circuit.clone())))
             .max_size(pool_size.max(1))
             // Connections open on demand only. An idle minimum makes r2d2 open
             // replacements on a background thread, and a process that exits
             // while libpq is connecting there can crash in OpenSSL's exit handlers.
             .min_idle(Some(0))
-            .connection_timeout(Duration::from_secs(5))
+            .connection_timeout(CHECKOUT_WAIT)
             .build(Manager { url: url.clone() })?;
         Ok(Self {
             pool,
             backend: url.backend,
+            circuit,
         })
+    }
+
+    /// False while the database is unreachable (callers are answered at once).
+    pub fn reachable(&self) -> bool {
+        !self.circuit.is_open()
+    }
+
+    /// A connection, or at once `Unavailable` while the database is
+    /// unreachable (see `storage::circuit`).
+    fn checkout(&self) -> StorageResult<PooledConn> {
+        let started = Instant::now();
+        let probe = match self.circuit.admit(started) {
+            Admit::Refuse => return Err(StorageError::Unavailable("the database is unreachable")),
+            Admit::Go => false,
+            Admit::Probe => true,
+        };
+        loop {
+            match self.pool.get_timeout(CHECKOUT_STEP) {
+                Ok(c) => {
+                    self.circuit.worked();
+                    return Ok(c);
+                }
+                Err(_) if probe || self.circuit.is_open() => {
+                    self.circuit.failed(Instant::now());
+                    return Err(StorageError::Unavailable("the database is unreachable"));
+                }
+                Err(e) if started.elapsed() >= CHECKOUT_WAIT => return Err(e.into()),
+                Err(_) => {}
+            }
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -170,7 +221,7 @@ impl Storage {
 
     /// A connection for synchronous callers (CLI, start-up).
     pub fn conn(&self) -> StorageResult<PooledConn> {
-        Ok(self.pool.get()?)
+        self.checkout()
     }
 
     /// Runs `f` with a connection on the blocking thread pool.
@@ -179,9 +230,9 @@ impl Storage {
         F: FnOnce(&mut DbConnection) -> StorageResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
+        let storage = self.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get()?;
+            let mut conn = storage.checkout()?;
             f(&mut conn)
         })
         .await

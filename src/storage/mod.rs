@@ -9,6 +9,7 @@ pub mod arrivals;
 pub mod assignments;
 pub mod attachments;
 pub mod canned;
+pub mod circuit;
 pub mod connection;
 pub mod conversations;
 pub mod events;

@@ -128,6 +128,29 @@ fn message_for(t: &'static Strings, status: StatusCode, csrf: bool) -> &'static 
     }
 }
 
+/// Middleware: while the database is unreachable every page answers 503 at
+/// once (a page in the reader's language, from `error_pages`), never a
+/// half-done page or a 500 from a session it cannot save. What needs no
+/// database, or reports on it, still answers: health, metrics, assets, the
+/// loader, and the sockets (which say `unavailable` in their own protocol).
+pub async fn while_database_down(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let down = req
+        .app_data::<actix_web::web::Data<super::AppState>>()
+        .is_some_and(|s| !s.storage.reachable());
+    let path = req.path();
+    let exempt = matches!(path, "/healthz" | "/metrics" | "/widget.js")
+        || path.starts_with("/static/")
+        || path.starts_with("/ws/");
+    if down && !exempt {
+        let res = WebError::Unavailable("database").error_response();
+        return Ok(req.into_response(res));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
 /// Middleware: replaces plain-text error bodies with a localized HTML page.
 /// Responses that already carry HTML (a form shown again with its error) or
 /// JSON/other types, and redirects, pass unchanged.

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::WebError;
 use crate::domain::{AgentId, Clock};
-use crate::storage::{sessions, Storage};
+use crate::storage::{sessions, Storage, StorageError};
 
 const AGENT_ID: &str = "agent_id";
 /// Made at sign-in, kept across key renewals: names the sign-in, so its sockets
@@ -180,11 +180,17 @@ impl SessionStore for DbSessionStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
         let hash = key_hash(key);
         let now = self.clock.now_naive();
-        let raw = self
+        let raw = match self
             .storage
             .run(move |c| sessions::load(c, &hash, now))
             .await
-            .map_err(|e| LoadError::Other(e.into()))?;
+        {
+            Ok(raw) => raw,
+            // The database is unreachable: no session for now (the page then
+            // answers 503, see `error::while_database_down`), not a bare 500.
+            Err(StorageError::Unavailable(_)) => None,
+            Err(e) => return Err(LoadError::Other(e.into())),
+        };
         match raw {
             None => Ok(None),
             Some(s) => serde_json::from_str(&s)

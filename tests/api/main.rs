@@ -14,6 +14,7 @@ mod cluster;
 mod cluster_faults;
 mod cluster_rooms;
 mod dashboard;
+mod db_outage;
 mod e2e;
 mod files;
 mod hardening;
