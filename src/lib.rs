@@ -4,6 +4,8 @@ pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod metrics;
 pub mod startup;
 pub mod storage;

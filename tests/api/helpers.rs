@@ -433,7 +433,16 @@ impl Ws {
         path: &str,
         headers: &[(&str, String)],
     ) -> Result<Ws, tungstenite::Error> {
-        let mut req = format!("ws://127.0.0.1:{}{}", app.port, path).into_client_request()?;
+        Ws::connect_to(app.port, path, headers).await
+    }
+
+    /// A socket to a server on `port` (one in a process of its own, say).
+    pub async fn connect_to(
+        port: u16,
+        path: &str,
+        headers: &[(&str, String)],
+    ) -> Result<Ws, tungstenite::Error> {
+        let mut req = format!("ws://127.0.0.1:{port}{path}").into_client_request()?;
         for (k, v) in headers {
             req.headers_mut().insert(
                 tungstenite::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
@@ -650,6 +659,21 @@ impl Ws {
                 return v;
             }
             self.backlog.push_back(v);
+        }
+    }
+
+    /// A frame the server sent that is still to be read, or `None` once the
+    /// socket has ended (its server gone, say).
+    pub async fn try_frame(&mut self) -> Option<Value> {
+        if let Some(v) = self.backlog.pop_front() {
+            return Some(v);
+        }
+        loop {
+            match tokio::time::timeout(WAIT, self.stream.next()).await {
+                Ok(Some(Ok(WsMessage::Text(t)))) => return serde_json::from_str(&t).ok(),
+                Ok(Some(Ok(_))) => continue,
+                _ => return None,
+            }
         }
     }
 

@@ -13,6 +13,7 @@ mod cli;
 mod cluster;
 mod cluster_faults;
 mod cluster_rooms;
+mod crash;
 mod dashboard;
 mod db_outage;
 mod e2e;
