@@ -137,6 +137,45 @@ async fn a_close_is_answered_with_the_clients_code(backend: Backend) {
     v.close().await;
 }
 
+/// Slowloris: a connection that sends its upgrade request a byte a second
+/// and never finishes it is answered 408 and closed once the request head
+/// has taken the server's limit (actix's 5 s), while others are served.
+async fn a_handshake_that_never_finishes_is_dropped(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app(backend).await;
+    let mut slow = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .unwrap();
+    let head = b"GET /ws/visitor HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n";
+    let mut answer = Vec::new();
+    let started = tokio::time::Instant::now();
+    for b in head.iter() {
+        if slow.write_all(&[*b]).await.is_err() {
+            break;
+        }
+        let mut buf = [0u8; 256];
+        // A second per byte, unless the server has answered meanwhile.
+        match tokio::time::timeout(Duration::from_secs(1), slow.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => {
+                answer.extend_from_slice(&buf[..n]);
+                break;
+            }
+            Err(_) => {}
+        }
+        // Meanwhile a visitor is served as usual.
+        if answer.is_empty() && started.elapsed() < Duration::from_secs(2) {
+            let mut v = Ws::visitor(&app).await;
+            v.hello(None, None).await;
+        }
+    }
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text:?}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+both_backends!(a_handshake_that_never_finishes_is_dropped);
+
 both_backends!(
     a_client_that_stops_reading_is_let_go,
     a_close_is_answered_with_the_clients_code
