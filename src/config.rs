@@ -271,6 +271,11 @@ pub struct Settings {
     #[arg(long, env = "LIVEDESK_UPLOADS_PER_MINUTE", default_value_t = 20)]
     pub uploads_per_minute: usize,
 
+    /// Messages waiting to be stored, at most; past it a message is refused
+    /// at once with `unavailable` (the client sends it again). 0: no limit.
+    #[arg(long, env = "LIVEDESK_WRITE_QUEUE", default_value_t = 2048)]
+    pub write_queue: usize,
+
     /// Log line format.
     #[arg(long, env = "LIVEDESK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

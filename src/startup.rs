@@ -203,7 +203,8 @@ impl Application {
                 clock.clone(),
                 settings.write_batch,
                 Duration::from_micros(settings.write_window_us),
-            ),
+            )
+            .with_limit(settings.write_queue),
             arrivals: crate::storage::writer::ArrivalWriter::start(
                 storage.clone(),
                 clock.clone(),

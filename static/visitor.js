@@ -48,6 +48,7 @@
   var outbox = load("outbox", []);
   var ctx = { page_url: framed ? null : location.href, referrer: framed ? null : (document.referrer || null) };
   var ws = null, welcomed = false, retry = window.livedeskShared.backoff(), retryTimer = null, quiet = false;
+  var resend = window.livedeskShared.backoff(); // for messages refused with `unavailable`
   var conv = null, lastSeq = 0, agent = null, open = !framed, unread = 0, wanted = false;
   var names = {}, seen = {}, pendingEls = {}, typingTimer = null, lastTypingSent = 0, idleTimer = null;
 
@@ -225,6 +226,7 @@
         if (open) markRead();
         break;
       case "ack":
+        resend.reset();
         dropFromOutbox(f.client_id);
         $("ld-transcript").hidden = false;
         if (f.message.conversation_id !== conv) { conv = f.message.conversation_id; lastSeq = 0; }
@@ -268,8 +270,12 @@
         }
         if (f.client_id && pendingEls[f.client_id]) {
           if (f.code === "unavailable") {
-            // Not stored: it stays in the outbox and goes again on the next connection.
-            setTimeout(function () { if (ws) ws.close(); }, 1000);
+            // Not stored (the server is busy, or its database away): it stays
+            // in the outbox and goes again after a pause that grows.
+            var again = outbox.filter(function (q) { return q.client_id === f.client_id; })[0];
+            setTimeout(function () {
+              if (ws && welcomed && again && outbox.indexOf(again) >= 0) ws.send(frameOf(again));
+            }, resend.next());
           } else if (f.code === "too_many_conversations") {
             // Not stored either: kept, and sent again once the minute has passed.
             showHint(T.too_many_conversations);

@@ -113,6 +113,7 @@ pub async fn durable(cfg: DurableConfig) -> anyhow::Result<Report> {
         total_out.warm += o.warm;
         total_out.acked += o.acked;
         total_out.errors += o.errors;
+        total_out.refused += o.refused;
         total_out.ack_ns.extend(o.ack_ns);
         total_out.last_ack_ns = total_out.last_ack_ns.max(o.last_ack_ns);
         total_out.checked_storage |= o.checked_storage;
@@ -150,6 +151,7 @@ pub async fn durable(cfg: DurableConfig) -> anyhow::Result<Report> {
         warm: total_out.warm,
         acked: total_out.acked,
         errors: total_out.errors,
+        refused: total_out.refused,
         delivered: d.delivered,
         duplicates: d.duplicates,
         out_of_order: d.out_of_order,
@@ -189,6 +191,7 @@ struct Tally {
     warm: u64,
     acked: u64,
     errors: u64,
+    refused: u64,
     ack_ns: Vec<u64>,
     /// conversation -> (client_id, seq) acknowledged
     acks: HashMap<i64, Vec<(String, i64)>>,
@@ -251,6 +254,11 @@ pub(crate) async fn worker(job: &Job, ctl: &mut Control) -> anyhow::Result<()> {
                             .entry(m.conversation_id)
                             .or_default()
                             .push((cid, m.seq));
+                        progress.notify_one();
+                    }
+                    // Refused at once for overload: not stored, and not an error of the run.
+                    "error" if f.code.as_deref() == Some("unavailable") => {
+                        tl.refused += 1;
                         progress.notify_one();
                     }
                     "error" => {
@@ -344,6 +352,7 @@ pub(crate) async fn worker(job: &Job, ctl: &mut Control) -> anyhow::Result<()> {
         warm: t.warm,
         acked: t.acked,
         errors: t.errors,
+        refused: t.refused,
         acked_per_conversation: t
             .acks
             .iter()
@@ -372,7 +381,7 @@ async fn settle(tally: &Rc<RefCell<Tally>>, progress: &tokio::sync::Notify, drai
     loop {
         let settled = {
             let t = tally.borrow();
-            t.acked + t.errors >= t.sent
+            t.acked + t.errors + t.refused >= t.sent
         };
         if settled {
             break;

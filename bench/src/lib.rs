@@ -112,6 +112,9 @@ pub(crate) struct Frame<'a> {
     pub conversation_id: Option<i64>,
     #[serde(default)]
     pub conversation: Option<ConversationRef>,
+    /// An `error`'s code.
+    #[serde(default, borrow)]
+    pub code: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]

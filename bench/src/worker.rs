@@ -106,6 +106,9 @@ pub(crate) struct Outcome {
     pub warm: u64,
     pub acked: u64,
     pub errors: u64,
+    /// Refused at once with `unavailable` (admission control): not stored.
+    #[serde(default)]
+    pub refused: u64,
     /// send→ack, ns.
     pub ack_ns: Vec<u64>,
     /// (conversation, acknowledged count, highest acknowledged seq)

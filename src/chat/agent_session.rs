@@ -52,6 +52,10 @@ fn storage_failure(e: &StorageError, conversation: i64) -> ErrorBody {
     match e {
         StorageError::NotFound => failure(ChatError::NotFound, conversation),
         StorageError::ConversationClosed => failure(ChatError::Closed, conversation),
+        StorageError::Unavailable(why) => {
+            tracing::debug!(why, conversation_id = conversation, "agent request refused");
+            ErrorBody::new(code::UNAVAILABLE, "please try again shortly").conversation(conversation)
+        }
         other => {
             tracing::error!(error = %other, conversation_id = conversation, "agent request failed");
             ErrorBody::new(code::UNAVAILABLE, "please try again shortly").conversation(conversation)

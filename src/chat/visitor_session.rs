@@ -327,7 +327,12 @@ impl VisitorSession {
                 act.error(body, ctx);
             }
             Err(SendError::Storage(e)) => {
-                tracing::error!(error = %e, "storing a visitor message failed");
+                // Refused for overload or an outage: expected, and counted elsewhere.
+                if matches!(e, StorageError::Unavailable(_)) {
+                    tracing::debug!(error = %e, "a visitor message was refused");
+                } else {
+                    tracing::error!(error = %e, "storing a visitor message failed");
+                }
                 let body = ErrorBody::new(
                     code::UNAVAILABLE,
                     "the message was not stored; send it again",

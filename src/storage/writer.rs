@@ -40,6 +40,47 @@ pub struct MessageWriter {
     storage: Storage,
     clock: Clock,
     batched: Option<mpsc::Sender<Job>>,
+    waiting: Waiting,
+}
+
+/// What an overloaded writer answers at once, instead of queueing.
+pub const BUSY: &str = "the server is busy";
+
+/// Messages taken and not yet answered, at most `limit` (0: no limit).
+/// Past it a message is refused at once: queued, it would only wait longer
+/// than a client waits, and everything behind it longer still.
+#[derive(Clone, Debug, Default)]
+pub struct Waiting {
+    count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    limit: usize,
+}
+
+/// One place among the waiting, given back when dropped.
+struct Place(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+impl Waiting {
+    pub fn new(limit: usize) -> Self {
+        Self {
+            count: Default::default(),
+            limit,
+        }
+    }
+
+    fn enter(&self) -> StorageResult<Place> {
+        use std::sync::atomic::Ordering;
+        let before = self.count.fetch_add(1, Ordering::AcqRel);
+        let place = Place(self.count.clone());
+        if self.limit > 0 && before >= self.limit {
+            return Err(StorageError::Unavailable(BUSY));
+        }
+        Ok(place)
+    }
 }
 
 impl MessageWriter {
@@ -49,6 +90,7 @@ impl MessageWriter {
                 storage,
                 clock,
                 batched: None,
+                waiting: Waiting::default(),
             };
         }
         let (tx, rx) = mpsc::channel::<Job>();
@@ -61,7 +103,14 @@ impl MessageWriter {
             storage,
             clock,
             batched: Some(tx),
+            waiting: Waiting::default(),
         }
+    }
+
+    /// At most `limit` messages waiting to be stored (`LIVEDESK_WRITE_QUEUE`).
+    pub fn with_limit(mut self, limit: usize) -> Self {
+        self.waiting = Waiting::new(limit);
+        self
     }
 
     pub async fn insert(
@@ -69,6 +118,7 @@ impl MessageWriter {
         message: OwnedNewMessage,
         on_commit: impl FnOnce(&Message) + Send + 'static,
     ) -> StorageResult<Stored> {
+        let _place = self.waiting.enter()?;
         match &self.batched {
             None => {
                 let now = self.clock.now_naive();

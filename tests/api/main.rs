@@ -27,6 +27,7 @@ mod login;
 mod nodes;
 mod notes;
 mod opening;
+mod overload;
 mod ownership;
 mod rooms;
 mod rooms_admin;

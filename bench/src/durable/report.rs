@@ -15,6 +15,8 @@ pub struct Report {
     pub sent: u64,
     pub acked: u64,
     pub errors: u64,
+    /// Refused at once (`unavailable`): the server shed them; none stored.
+    pub refused: u64,
     pub delivered: u64,
     pub duplicates: u64,
     pub out_of_order: u64,
@@ -36,7 +38,7 @@ pub struct Report {
 impl Report {
     pub fn correct(&self) -> bool {
         self.sent > 0
-            && self.acked == self.sent
+            && self.acked + self.refused == self.sent
             && self.delivered == self.acked
             && self.duplicates == 0
             && self.out_of_order == 0
@@ -91,9 +93,10 @@ impl Report {
             );
         }
         out += &format!(
-            "  sent {}  acked {}  delivered {}  errors {}  -> {:.0} msg/s acknowledged\n",
+            "  sent {}  acked {}  refused {}  delivered {}  errors {}  -> {:.0} msg/s acknowledged\n",
             self.sent,
             self.acked,
+            self.refused,
             self.delivered,
             self.errors,
             self.throughput()
