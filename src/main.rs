@@ -4,6 +4,7 @@ use livedesk::startup::Application;
 use livedesk::{cli, telemetry};
 
 fn main() -> std::process::ExitCode {
+    livedesk::telemetry::return_large_blocks_to_the_os();
     // One readable line for people, never a backtrace.
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
