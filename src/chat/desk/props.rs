@@ -12,6 +12,8 @@ use crate::chat::protocol::{AgentOut, AgentStatus};
 use crate::domain::{AgentId, Conversation, ConversationId, VisitorId};
 use crate::domain::{Assignment, ConversationStatus};
 
+mod restart;
+
 #[derive(Debug, Clone)]
 enum Op {
     AgentJoin(i64),
@@ -29,6 +31,9 @@ enum Op {
     Advance(u16),
     /// The assignment writer catches up; losses and closes are reported.
     Flush,
+    /// The node dies (what the writer had not stored is lost, and every
+    /// socket and timer) and starts again from storage.
+    Crash,
 }
 
 /// Agents 1 and 4 may have one open conversation, 2 two, 3 any number.
@@ -54,6 +59,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::ClosedElsewhere),
         2 => (0u16..1_500).prop_map(Op::Advance),
         2 => Just(Op::Flush),
+        1 => Just(Op::Crash),
     ]
 }
 
@@ -74,6 +80,8 @@ struct World {
     believed: HashMap<ConversationId, HashSet<AgentId>>,
     /// Conversation → agents whose dashboards list it in the queue.
     listed: HashMap<ConversationId, HashSet<AgentId>>,
+    /// Conversation → its visitor and when it was opened, as stored.
+    made: HashMap<ConversationId, (i64, chrono::NaiveDateTime)>,
 }
 
 impl World {
@@ -91,6 +99,7 @@ impl World {
             next_conv: 1,
             believed: HashMap::new(),
             listed: HashMap::new(),
+            made: HashMap::new(),
         }
     }
 
@@ -168,6 +177,7 @@ impl World {
                         ..conv(id, v, 0)
                     };
                     self.db.insert(c.id, c.assignment);
+                    self.made.insert(c.id, (v, now));
                     self.desk.open_conversation(now, &visitor(v), &c);
                 }
             }
@@ -229,6 +239,7 @@ impl World {
                 }
             }
             Op::Flush => self.flush(),
+            Op::Crash => self.crash_and_restart(),
             _ => {}
         }
         self.effects();
@@ -462,5 +473,9 @@ proptest! {
         }
         w.check_settled();
         w.check();
+        // Every socket gone, the node restarted: storage and the rules agree.
+        w.step(&Op::Crash);
+        w.check();
+        w.check_settled();
     }
 }
