@@ -16,6 +16,7 @@ mod cluster_rooms;
 mod crash;
 mod dashboard;
 mod db_outage;
+mod disk_full;
 mod e2e;
 mod files;
 mod hardening;

@@ -1,0 +1,137 @@
+//! The SQLite default on a full disk: what cannot be stored is refused with
+//! `unavailable` (never acknowledged), nothing stored is damaged, and once
+//! there is room again the same messages, sent again, are stored once.
+//! The disk is a real small filesystem (tmpfs of 8 MiB, mounted for the test:
+//! this needs root, as the machine the suite runs on has).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use diesel::{Connection, RunQueryDsl, SqliteConnection};
+use livedesk::domain::{ConversationId, Role};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+struct SmallDisk {
+    at: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let at = dir.path().join("disk");
+        std::fs::create_dir(&at).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&at)
+            .output()
+            .expect("mount runs");
+        assert!(
+            out.status.success(),
+            "the disk-full test mounts a small tmpfs and needs root for it: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        SmallDisk { at, _dir: dir }
+    }
+
+    fn path(&self) -> &Path {
+        &self.at
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.at).status();
+    }
+}
+
+/// Fills the disk with a file until there is no room left.
+fn fill(path: &Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    let block = vec![7u8; 64 * 1024];
+    while f.write_all(&block).is_ok() {}
+    let mut small = vec![7u8; 512];
+    while !small.is_empty() {
+        if f.write_all(&small).is_err() {
+            small.truncate(small.len() / 2);
+        }
+    }
+    let _ = f.sync_all();
+}
+
+async fn send(v: &mut Ws, cid: &str, body: &str) -> Value {
+    v.send(json!({"type": "message", "client_id": cid, "body": body}))
+        .await;
+    v.expect_where_any(&["ack", "error"], |f| f["client_id"] == cid)
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_full_disk_nothing_is_acknowledged_that_is_not_stored() {
+    let disk = SmallDisk::mount("8m");
+    let db_file = disk.path().join("livedesk.sqlite3");
+    let url = format!("sqlite://{}", db_file.display());
+    let db = TestDb::Sqlite {
+        _dir: tempfile::tempdir().unwrap(),
+        url: url.clone(),
+    };
+    let app = spawn_on(db, test_settings(&url)).await;
+    app.add_agent("lin", "agent-password", Role::Agent).await;
+    let (_b, mut lin, _) = app.agent_online("lin", "agent-password").await;
+    let mut v = Ws::visitor(&app).await;
+    let conv = v.begin("hello").await["conversation_id"].as_i64().unwrap();
+    assert_eq!(
+        send(&mut v, "before", "stored before the disk filled").await["type"],
+        "ack"
+    );
+
+    fill(&disk.path().join("filler"));
+    // Messages go until one cannot be stored; it is refused, not acknowledged.
+    let body = "x".repeat(4000);
+    let mut acked = vec!["first".to_string(), "before".to_string()];
+    let mut refused = None;
+    for i in 0..2000 {
+        let cid = format!("m{i}");
+        let f = send(&mut v, &cid, &body).await;
+        if f["type"] == "ack" {
+            acked.push(cid);
+        } else {
+            assert_eq!(f["code"], "unavailable", "{f}");
+            refused = Some(cid);
+            break;
+        }
+    }
+    let refused = refused.expect("a full disk refused a message");
+
+    // Room again: sent again, it is stored once; nothing before it is lost.
+    std::fs::remove_file(disk.path().join("filler")).unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while send(&mut v, &refused, &body).await["type"] != "ack" {
+        assert!(tokio::time::Instant::now() < deadline, "no recovery");
+    }
+    acked.push(refused.clone());
+    lin.expect_where("message", |f| f["message"]["client_id"] == refused.as_str())
+        .await;
+    let stored = app
+        .storage
+        .run(move |db| livedesk::storage::messages::after(db, ConversationId(conv), 0, 5000))
+        .await
+        .unwrap();
+    let cids: Vec<String> = stored.iter().filter_map(|m| m.client_id.clone()).collect();
+    assert_eq!(cids, acked, "exactly the acknowledged messages, in order");
+    let seqs: Vec<i64> = stored.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (1..=stored.len() as i64).collect::<Vec<_>>());
+    let mut c = SqliteConnection::establish(db_file.to_str().unwrap()).unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Check {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        integrity_check: String,
+    }
+    let r: Vec<Check> = diesel::sql_query("PRAGMA integrity_check")
+        .load(&mut c)
+        .unwrap();
+    assert_eq!(r[0].integrity_check, "ok");
+}
