@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use livedesk::domain::{ConversationId, Role};
-use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -64,14 +63,6 @@ impl Forwarder {
     }
 }
 
-/// Sends a visitor message and returns the frame that answers it (`ack` or `error`).
-async fn send(v: &mut Ws, cid: &str) -> Value {
-    v.send(json!({"type": "message", "client_id": cid, "body": format!("body of {cid}")}))
-        .await;
-    v.expect_where_any(&["ack", "error"], |f| f["client_id"] == cid)
-        .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_the_database_is_unreachable_everyone_hears_so_at_once_and_nothing_is_lost() {
     let db = TestDb::create(Backend::Postgres);
@@ -88,15 +79,15 @@ async fn while_the_database_is_unreachable_everyone_hears_so_at_once_and_nothing
     let (lb, mut lin, _) = app.agent_online("lin", PW).await;
     let mut v = Ws::visitor(&app).await;
     let conv = v.begin("hello").await["conversation_id"].as_i64().unwrap();
-    assert_eq!(send(&mut v, "m1").await["type"], "ack");
+    assert_eq!(v.offer("m1", "text").await["type"], "ack");
 
     fwd.cut();
     // The first write finds the database gone; it is told so, not kept waiting.
-    let first = send(&mut v, "m2").await;
+    let first = v.offer("m2", "text").await;
     assert_eq!(first["code"], "unavailable", "{first}");
     // From then on: at once (the pool's 5 s wait, twice, is not waited out).
     let t = Instant::now();
-    let second = send(&mut v, "m3").await;
+    let second = v.offer("m3", "text").await;
     assert_eq!(second["code"], "unavailable", "{second}");
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     let t = Instant::now();
@@ -124,7 +115,7 @@ async fn while_the_database_is_unreachable_everyone_hears_so_at_once_and_nothing
     // The visitor sends again what was refused (same client_ids): stored once.
     for cid in ["m2", "m3"] {
         let deadline = tokio::time::Instant::now() + WAIT;
-        while send(&mut v, cid).await["type"] != "ack" {
+        while v.offer(cid, "text").await["type"] != "ack" {
             assert!(tokio::time::Instant::now() < deadline, "{cid} never acked");
         }
     }

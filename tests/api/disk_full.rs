@@ -9,7 +9,6 @@ use std::process::Command;
 
 use diesel::{Connection, RunQueryDsl, SqliteConnection};
 use livedesk::domain::{ConversationId, Role};
-use serde_json::{json, Value};
 
 use crate::helpers::*;
 
@@ -62,13 +61,6 @@ fn fill(path: &Path) {
     let _ = f.sync_all();
 }
 
-async fn send(v: &mut Ws, cid: &str, body: &str) -> Value {
-    v.send(json!({"type": "message", "client_id": cid, "body": body}))
-        .await;
-    v.expect_where_any(&["ack", "error"], |f| f["client_id"] == cid)
-        .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_full_disk_nothing_is_acknowledged_that_is_not_stored() {
     let disk = SmallDisk::mount("8m");
@@ -84,7 +76,7 @@ async fn on_a_full_disk_nothing_is_acknowledged_that_is_not_stored() {
     let mut v = Ws::visitor(&app).await;
     let conv = v.begin("hello").await["conversation_id"].as_i64().unwrap();
     assert_eq!(
-        send(&mut v, "before", "stored before the disk filled").await["type"],
+        v.offer("before", "stored before the disk filled").await["type"],
         "ack"
     );
 
@@ -95,7 +87,7 @@ async fn on_a_full_disk_nothing_is_acknowledged_that_is_not_stored() {
     let mut refused = None;
     for i in 0..2000 {
         let cid = format!("m{i}");
-        let f = send(&mut v, &cid, &body).await;
+        let f = v.offer(&cid, &body).await;
         if f["type"] == "ack" {
             acked.push(cid);
         } else {
@@ -109,7 +101,7 @@ async fn on_a_full_disk_nothing_is_acknowledged_that_is_not_stored() {
     // Room again: sent again, it is stored once; nothing before it is lost.
     std::fs::remove_file(disk.path().join("filler")).unwrap();
     let deadline = tokio::time::Instant::now() + WAIT;
-    while send(&mut v, &refused, &body).await["type"] != "ack" {
+    while v.offer(&refused, &body).await["type"] != "ack" {
         assert!(tokio::time::Instant::now() < deadline, "no recovery");
     }
     acked.push(refused.clone());

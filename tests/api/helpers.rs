@@ -682,6 +682,15 @@ impl Ws {
         self.token.clone().expect("hello first")
     }
 
+    /// Sends a visitor message and returns what answers it: its `ack`, or
+    /// an `error` (refused: overload, an outage, a full disk).
+    pub async fn offer(&mut self, client_id: &str, body: &str) -> Value {
+        self.send(json!({"type": "message", "client_id": client_id, "body": body}))
+            .await;
+        self.expect_where_any(&["ack", "error"], |f| f["client_id"] == client_id)
+            .await
+    }
+
     /// Sends a message and returns the acknowledged message object.
     pub async fn say(&mut self, client_id: &str, body: &str) -> Value {
         self.send(json!({"type": "message", "client_id": client_id, "body": body}))
