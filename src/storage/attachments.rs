@@ -172,16 +172,7 @@ pub fn sent_with(
     if client_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut q = attachments::table
-        .filter(attachments::conversation_id.eq(conversation.0))
-        .filter(attachments::client_id.eq_any(client_ids))
-        .into_boxed();
-    if !with_private {
-        q = q.filter(attachments::private.eq(false));
-    }
-    Ok(q.order(attachments::id.asc())
-        .select(Attachment::as_select())
-        .load(conn)?)
+    sent(conn, conversation, Some(client_ids), with_private)
 }
 
 /// Every file sent in a conversation (`with_private`: with the notes').
@@ -190,10 +181,23 @@ pub fn of_conversation(
     conversation: ConversationId,
     with_private: bool,
 ) -> StorageResult<Vec<Attachment>> {
+    sent(conn, conversation, None, with_private)
+}
+
+/// The files sent in a conversation, with the given messages only if `only`.
+fn sent(
+    conn: &mut DbConnection,
+    conversation: ConversationId,
+    only: Option<&[&str]>,
+    with_private: bool,
+) -> StorageResult<Vec<Attachment>> {
     let mut q = attachments::table
         .filter(attachments::conversation_id.eq(conversation.0))
         .filter(attachments::client_id.is_not_null())
         .into_boxed();
+    if let Some(ids) = only {
+        q = q.filter(attachments::client_id.eq_any(ids));
+    }
     if !with_private {
         q = q.filter(attachments::private.eq(false));
     }
