@@ -229,6 +229,11 @@ pub struct Settings {
     #[arg(long, env = "LIVEDESK_WS_BURST", default_value_t = 20)]
     pub ws_burst: u32,
 
+    /// TCP connections one peer address may hold open at once, of any kind
+    /// (0: no limit). Trusted proxies are not counted.
+    #[arg(long, env = "LIVEDESK_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub connections_per_ip: usize,
+
     /// Visitor sockets one client address may hold open at once (0: no limit).
     #[arg(long, env = "LIVEDESK_VISITOR_SOCKETS_PER_IP", default_value_t = 50)]
     pub visitor_sockets_per_ip: usize,

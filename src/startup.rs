@@ -8,7 +8,7 @@ use actix_session::{
     config::{PersistentSession, TtlExtensionPolicy},
     SessionMiddleware,
 };
-use actix_web::{cookie::Key, cookie::SameSite, dev::Server, middleware, web, App, HttpServer};
+use actix_web::{cookie::Key, cookie::SameSite, dev::Server, middleware, web, App};
 use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
@@ -19,9 +19,11 @@ use crate::metrics::{self, Metrics};
 use crate::storage::{
     agents, migrations, nodes, sessions, settings as kv, DatabaseUrl, Storage, StorageError,
 };
+use crate::web::conn::Admission;
 use crate::web::{error::error_pages, session::DbSessionStore, AppState, LoginPolicy};
 
 mod lease;
+mod serve;
 use lease::{spawn_lease_renewal, NodeRole, StopOnDrop};
 
 pub use actix_web::dev::ServerHandle;
@@ -247,10 +249,7 @@ impl Application {
                     .as_ref()
                     .map(|s| s.expose().to_owned()),
             },
-            proxy: crate::web::proxy::ProxyPolicy {
-                trust_peer: settings.trust_proxy,
-                trusted: settings.trusted_proxies.clone(),
-            },
+            proxy: proxy_policy(&settings),
             metrics_token: settings.metrics_token.clone(),
             agent_sockets,
             dispatcher: dispatcher.clone(),
@@ -279,7 +278,12 @@ impl Application {
             )
         });
 
-        let mut server = HttpServer::new(move || {
+        let admission = Admission {
+            places: crate::chat::limits::Places::new(settings.connections_per_ip),
+            proxy: proxy_policy(&settings),
+            stuck_after,
+        };
+        let app = move || {
             let sessions = SessionMiddleware::builder(store.clone(), key.clone())
                 .cookie_name("livedesk_session".into())
                 .cookie_secure(secure)
@@ -305,23 +309,11 @@ impl Application {
                 .wrap(middleware::from_fn(metrics::track))
                 .wrap(TracingLogger::default())
                 .configure(crate::web::routes)
-        })
-        // Frames are small and pushed by the server: without this, Nagle's
-        // algorithm holds one back until the client acknowledges the last,
-        // up to the client's delayed-ACK timer (~40 ms).
-        .tcp_nodelay(true)
-        // A connection being closed (a WebSocket after its close frames, a
-        // response with `Connection: close`) gets this long to flush and go;
-        // actix's default of 1 s kept every closed socket a second longer.
-        .client_disconnect_timeout(Duration::from_millis(300))
-        .on_connect(move |conn, _| give_up_on_stuck_peers(conn, stuck_after))
-        .listen(listener)?;
-        if settings.workers > 0 {
-            server = server.workers(settings.workers);
-        }
+        };
+        let server = serve::serve(listener, settings.workers, admission, app)?;
         Ok(Self {
             port,
-            server: server.run(),
+            server,
             role,
             renewal,
             dispatcher,
@@ -391,13 +383,9 @@ fn spawn_session_sweeper(storage: Storage, clock: Clock) {
     });
 }
 
-/// Data the peer has not acknowledged for `after` (it stopped reading, or
-/// vanished) makes the kernel drop the connection: actix-http would wait on
-/// such a write forever, holding the socket and its send queue.
-fn give_up_on_stuck_peers(conn: &dyn std::any::Any, after: Duration) {
-    if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
-        if let Err(e) = socket2::SockRef::from(tcp).set_tcp_user_timeout(Some(after)) {
-            tracing::warn!(error = %e, "could not set TCP_USER_TIMEOUT");
-        }
+fn proxy_policy(settings: &Settings) -> crate::web::proxy::ProxyPolicy {
+    crate::web::proxy::ProxyPolicy {
+        trust_peer: settings.trust_proxy,
+        trusted: settings.trusted_proxies.clone(),
     }
 }

@@ -3,8 +3,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::ws::{Incoming, ProtocolError, Wire};
 use actix::prelude::*;
-use actix_ws::{AggregatedMessageStream, ProtocolError};
 
 use super::messages::*;
 use super::protocol::*;
@@ -143,14 +143,8 @@ async fn detached<T>(
 }
 
 impl AgentSession {
-    pub fn start(
-        cx: Arc<ChatContext>,
-        ws: actix_ws::Session,
-        stream: AggregatedMessageStream,
-        agent: &agents::Agent,
-        login: String,
-    ) {
-        let sock = Socket::new(ws, &cx.sockets);
+    pub fn start(cx: Arc<ChatContext>, wire: Wire, agent: &agents::Agent, login: String) {
+        let sock = Socket::new(wire.outgoing, &cx.sockets, super::socket::AGENT_OUTBOX);
         let card = AgentCard {
             id: agent.id,
             name: agent.display_name.clone(),
@@ -161,7 +155,7 @@ impl AgentSession {
         };
         let role = agent.role;
         AgentSession::create(|ctx| {
-            ctx.add_stream(stream);
+            ctx.add_stream(wire.incoming);
             AgentSession {
                 id: next_session_id(),
                 cx,
@@ -395,12 +389,8 @@ impl Actor for AgentSession {
     }
 }
 
-impl StreamHandler<Result<actix_ws::AggregatedMessage, ProtocolError>> for AgentSession {
-    fn handle(
-        &mut self,
-        item: Result<actix_ws::AggregatedMessage, ProtocolError>,
-        ctx: &mut Self::Context,
-    ) {
+impl StreamHandler<Result<Incoming, ProtocolError>> for AgentSession {
+    fn handle(&mut self, item: Result<Incoming, ProtocolError>, ctx: &mut Self::Context) {
         if self.closed {
             return;
         }

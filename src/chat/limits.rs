@@ -18,9 +18,15 @@ const WINDOW_SECS: i64 = 60;
 
 #[derive(Debug)]
 pub struct VisitorLimits {
-    max_sockets: usize,
-    sockets: Mutex<HashMap<IpAddr, usize>>,
+    sockets: Arc<Places>,
     opened: PerMinute<IpAddr>,
+}
+
+/// At most `max` places held at once per address; 0: no limit.
+#[derive(Debug)]
+pub struct Places {
+    max: usize,
+    held: Mutex<HashMap<IpAddr, usize>>,
 }
 
 /// At most `max` events per key in any minute (a sliding window); 0: no limit.
@@ -61,22 +67,49 @@ impl<K: Hash + Eq> PerMinute<K> {
     }
 }
 
-/// One of an address's socket places, given back when dropped.
+/// One of an address's places, given back when dropped.
 #[derive(Debug)]
-pub struct SocketSlot {
-    limits: Arc<VisitorLimits>,
+pub struct Place {
+    of: Arc<Places>,
     ip: IpAddr,
 }
 
-impl Drop for SocketSlot {
+impl Drop for Place {
     fn drop(&mut self) {
-        let mut m = lock(&self.limits.sockets);
+        let mut m = lock(&self.of.held);
         if let Some(n) = m.get_mut(&self.ip) {
             *n = n.saturating_sub(1);
             if *n == 0 {
                 m.remove(&self.ip);
             }
         }
+    }
+}
+
+impl Places {
+    pub fn new(max: usize) -> Arc<Self> {
+        Arc::new(Self {
+            max,
+            held: Mutex::default(),
+        })
+    }
+
+    /// A place for `ip`, or `None` when it holds all it may.
+    pub fn take(self: &Arc<Self>, ip: IpAddr) -> Option<Place> {
+        let mut m = lock(&self.held);
+        let n = m.entry(ip).or_default();
+        if self.max > 0 && *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(Place {
+            of: self.clone(),
+            ip,
+        })
+    }
+
+    pub fn held_by(&self, ip: IpAddr) -> usize {
+        lock(&self.held).get(&ip).copied().unwrap_or(0)
     }
 }
 
@@ -87,24 +120,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl VisitorLimits {
     pub fn new(max_sockets: usize, max_new_per_minute: usize) -> Arc<Self> {
         Arc::new(Self {
-            max_sockets,
-            sockets: Mutex::default(),
+            sockets: Places::new(max_sockets),
             opened: PerMinute::new(max_new_per_minute),
         })
     }
 
     /// A socket place for `ip`, or `None` when it has all it may have.
-    pub fn open_socket(self: &Arc<Self>, ip: IpAddr) -> Option<SocketSlot> {
-        let mut m = lock(&self.sockets);
-        let n = m.entry(ip).or_default();
-        if self.max_sockets > 0 && *n >= self.max_sockets {
-            return None;
-        }
-        *n += 1;
-        Some(SocketSlot {
-            limits: self.clone(),
-            ip,
-        })
+    pub fn open_socket(&self, ip: IpAddr) -> Option<Place> {
+        self.sockets.take(ip)
     }
 
     /// May `ip` open another conversation at `now`? Counts it when it may.
@@ -113,7 +136,7 @@ impl VisitorLimits {
     }
 
     pub fn sockets_of(&self, ip: IpAddr) -> usize {
-        lock(&self.sockets).get(&ip).copied().unwrap_or(0)
+        self.sockets.held_by(ip)
     }
 }
 

@@ -1,28 +1,26 @@
-//! What both session actors share: the writer task that owns the WebSocket's
-//! sending half, the heartbeat, the flood limit, and the sorting of incoming frames.
+//! What both session actors share: the queue to the socket's writer, the
+//! heartbeat, the flood limit, and the sorting of incoming frames.
 
 use std::time::Instant;
 
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
-use bytes::Bytes;
 use bytestring::ByteString;
 use tokio::sync::mpsc;
 
 use super::protocol::{code, to_text, ErrorBody};
 use super::ratelimit::TokenBucket;
 use super::SocketConfig;
+use crate::ws::{CloseCode, CloseReason, Incoming, Outbound, ProtocolError};
 
 /// Largest frame accepted; a bigger one closes the socket with 1009.
 pub const MAX_FRAME: usize = 64 * 1024;
-/// Frames waiting for a slow client before it is dropped (protects everyone else).
-const OUTBOX: usize = 512;
-
-pub enum Outbound {
-    Text(String),
-    Ping,
-    Pong(Bytes),
-    Close(CloseReason),
-}
+/// Frames waiting for a slow client before it is dropped: the bound on what
+/// one client can make the server hold. A visitor receives little.
+pub const VISITOR_OUTBOX: usize = 512;
+/// An agent receives every message of its conversations and the desk's
+/// list updates; a busy but healthy client falls behind in bursts, and must
+/// not be dropped for it (a client that stopped reading altogether is let
+/// go by the kernel, see `web::conn`). Slots cost nothing until used.
+pub const AGENT_OUTBOX: usize = 8192;
 
 pub struct Socket {
     out: mpsc::Sender<Outbound>,
@@ -40,25 +38,9 @@ pub enum Intake {
 }
 
 impl Socket {
-    pub fn new(mut ws: actix_ws::Session, cfg: &SocketConfig) -> Self {
-        let (tx, mut rx) = mpsc::channel::<Outbound>(OUTBOX);
-        actix_rt::spawn(async move {
-            while let Some(o) = rx.recv().await {
-                let sent = match o {
-                    Outbound::Text(t) => ws.text(t).await,
-                    Outbound::Ping => ws.ping(b"").await,
-                    Outbound::Pong(b) => ws.pong(&b).await,
-                    Outbound::Close(r) => return close(ws, r).await,
-                };
-                if sent.is_err() {
-                    return;
-                }
-            }
-            // The actor is gone: close politely.
-            close(ws, CloseReason::from(CloseCode::Normal)).await;
-        });
+    pub fn new(sink: crate::ws::Sink, cfg: &SocketConfig, outbox: usize) -> Self {
         Self {
-            out: tx,
+            out: sink.spawn(outbox),
             last_heard: Instant::now(),
             bucket: TokenBucket::new(cfg.rate, cfg.burst),
         }
@@ -74,7 +56,7 @@ impl Socket {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 tracing::warn!(
-                    waiting = OUTBOX,
+                    waiting = self.out.max_capacity(),
                     "closing a socket whose client does not read its frames"
                 );
                 false
@@ -103,10 +85,10 @@ impl Socket {
         }));
     }
 
-    pub fn intake(&mut self, item: Result<AggregatedMessage, ProtocolError>) -> Intake {
+    pub fn intake(&mut self, item: Result<Incoming, ProtocolError>) -> Intake {
         self.last_heard = Instant::now();
         match item {
-            Ok(AggregatedMessage::Text(t)) => {
+            Ok(Incoming::Text(t)) => {
                 if self.bucket.try_take() {
                     Intake::Text(t)
                 } else {
@@ -116,21 +98,25 @@ impl Socket {
                     ))
                 }
             }
-            Ok(AggregatedMessage::Binary(_)) => Intake::Refused(ErrorBody::new(
+            Ok(Incoming::Binary(_)) => Intake::Refused(ErrorBody::new(
                 code::BINARY_UNSUPPORTED,
                 "send JSON text frames",
             )),
-            Ok(AggregatedMessage::Ping(b)) => {
+            Ok(Incoming::Ping(b)) => {
                 let _ = self.out.try_send(Outbound::Pong(b));
                 Intake::Ignore
             }
-            Ok(AggregatedMessage::Pong(_)) => Intake::Ignore,
-            Ok(AggregatedMessage::Close(reason)) => {
+            Ok(Incoming::Pong(_)) => Intake::Ignore,
+            Ok(Incoming::Close(reason)) => {
                 // Answered with the client's own code (none would read as 1005).
                 let r = reason.unwrap_or_else(|| CloseCode::Normal.into());
                 let _ = self
                     .out
                     .try_send(Outbound::Close(CloseReason::from(r.code)));
+                Intake::Stop
+            }
+            Err(ProtocolError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                self.close(CloseCode::Invalid, "text is not UTF-8");
                 Intake::Stop
             }
             Err(ProtocolError::Overflow) => {
@@ -144,11 +130,4 @@ impl Socket {
             }
         }
     }
-}
-
-/// Sends the close frame, but never waits long on a client that does not
-/// read: the connection is dropped either way (and by the kernel, see
-/// `startup::give_up_on_stuck_peers`, if its buffers are full).
-async fn close(ws: actix_ws::Session, r: CloseReason) {
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), ws.close(Some(r))).await;
 }

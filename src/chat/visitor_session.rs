@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
+use crate::ws::{Incoming, ProtocolError, Wire};
 use actix::prelude::*;
-use actix_ws::{AggregatedMessageStream, ProtocolError};
 
 use super::messages::*;
 use super::protocol::*;
@@ -59,22 +59,21 @@ pub struct VisitorSession {
     /// The client's address (limits count per address).
     ip: std::net::IpAddr,
     /// This socket's place among its address's; given back when the actor goes.
-    _slot: super::limits::SocketSlot,
+    _slot: super::limits::Place,
     ready: Option<Ready>,
 }
 
 impl VisitorSession {
     pub fn start(
         cx: Arc<ChatContext>,
-        ws: actix_ws::Session,
-        stream: AggregatedMessageStream,
+        wire: Wire,
         user_agent: Option<String>,
         ip: std::net::IpAddr,
-        slot: super::limits::SocketSlot,
+        slot: super::limits::Place,
     ) {
-        let sock = Socket::new(ws, &cx.sockets);
+        let sock = Socket::new(wire.outgoing, &cx.sockets, super::socket::VISITOR_OUTBOX);
         VisitorSession::create(|ctx| {
-            ctx.add_stream(stream);
+            ctx.add_stream(wire.incoming);
             VisitorSession {
                 id: next_session_id(),
                 cx,
@@ -365,12 +364,8 @@ impl Actor for VisitorSession {
     }
 }
 
-impl StreamHandler<Result<actix_ws::AggregatedMessage, ProtocolError>> for VisitorSession {
-    fn handle(
-        &mut self,
-        item: Result<actix_ws::AggregatedMessage, ProtocolError>,
-        ctx: &mut Self::Context,
-    ) {
+impl StreamHandler<Result<Incoming, ProtocolError>> for VisitorSession {
+    fn handle(&mut self, item: Result<Incoming, ProtocolError>, ctx: &mut Self::Context) {
         match self.sock.intake(item) {
             Intake::Text(t) => self.on_text(&t, ctx),
             Intake::Refused(e) => self.error(e, ctx),

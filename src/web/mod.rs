@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod chrome;
+pub mod conn;
 pub mod error;
 pub mod files;
 pub mod hashing;
@@ -11,6 +12,7 @@ pub mod proxy;
 pub mod session;
 pub mod sockets;
 pub mod state;
+pub mod upgrade;
 
 use actix_web::{error::InternalError, web, HttpResponse};
 

@@ -23,10 +23,15 @@ impl ProxyPolicy {
         self.trusted.iter().any(|n| n.contains(&ip))
     }
 
+    /// Is this direct peer one of our proxies (many clients behind it)?
+    pub fn is_proxy(&self, peer: IpAddr) -> bool {
+        self.trust_peer || self.is_trusted(peer)
+    }
+
     /// The client's address: the peer's, unless the peer is a trusted proxy;
     /// then the right-most forwarded entry that is not a trusted proxy.
     pub fn client_address(&self, peer: IpAddr, forwarded_for: &[&str]) -> IpAddr {
-        if !(self.trust_peer || self.is_trusted(peer)) {
+        if !self.is_proxy(peer) {
             return peer;
         }
         let mut client = peer;

@@ -4,37 +4,31 @@
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 
 use super::auth::CurrentAgent;
+use super::upgrade::Accept;
 use crate::chat::agent_session::AgentSession;
 use crate::chat::protocol::{code, ErrorBody, VisitorOut};
-use crate::chat::socket::MAX_FRAME;
 use crate::chat::visitor_session::VisitorSession;
 use crate::chat::ChatContext;
+use crate::ws::{CloseCode, CloseReason, Outbound, Wire};
 
-fn streams(
-    req: &HttpRequest,
-    body: web::Payload,
-) -> actix_web::Result<(
-    HttpResponse,
-    actix_ws::Session,
-    actix_ws::AggregatedMessageStream,
-)> {
-    let (res, session, stream) = actix_ws::handle(req, body)?;
-    let stream = stream
-        .max_frame_size(MAX_FRAME)
-        .aggregate_continuations()
-        .max_continuation_size(MAX_FRAME);
-    Ok((res, session, stream))
+/// Answers the handshake; `then` gets the connection once the answer is
+/// written (`super::upgrade`).
+fn accept(req: &HttpRequest, then: impl FnOnce(Wire) + 'static) -> actix_web::Result<HttpResponse> {
+    let mut res = match actix_http::ws::handshake(req.head()) {
+        Ok(mut res) => res.finish().map_into_boxed_body(),
+        Err(e) => return Ok(actix_http::Response::from(e).into()),
+    };
+    res.extensions_mut().insert(Accept::new(then));
+    Ok(res.into())
 }
 
 pub async fn visitor(
     req: HttpRequest,
-    body: web::Payload,
     chat: web::Data<ChatContext>,
     state: web::Data<super::state::AppState>,
 ) -> actix_web::Result<HttpResponse> {
     let ip = super::auth::client_addr(&req, &state.proxy)
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-    let (res, mut session, stream) = streams(&req, body)?;
     let Some(slot) = chat.visitor_limits.open_socket(ip) else {
         // Told in a frame a browser can read, then closed: "try again later".
         tracing::warn!(%ip, "visitor socket refused: address over its limit");
@@ -43,25 +37,24 @@ pub async fn visitor(
             "too many chat connections from your network; try again later",
         );
         let text = serde_json::to_string(&VisitorOut::Error(frame)).unwrap_or_default();
-        actix_rt::spawn(async move {
-            let _ = session.text(text).await;
-            let _ = session
-                .close(Some(actix_ws::CloseReason {
-                    code: actix_ws::CloseCode::Again,
-                    description: Some("too many connections".into()),
-                }))
-                .await;
-            drop(stream);
+        return accept(&req, move |wire| {
+            let out = wire.outgoing.spawn(2);
+            let _ = out.try_send(Outbound::Text(text));
+            let _ = out.try_send(Outbound::Close(CloseReason {
+                code: CloseCode::Again,
+                description: Some("too many connections".into()),
+            }));
         });
-        return Ok(res);
     };
     let ua = req
         .headers()
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|s| s.chars().take(512).collect());
-    VisitorSession::start(chat.into_inner(), session, stream, ua, ip, slot);
-    Ok(res)
+    let chat = chat.into_inner();
+    accept(&req, move |wire| {
+        VisitorSession::start(chat, wire, ua, ip, slot)
+    })
 }
 
 /// A browser always sends `Origin` on a WebSocket; it must be this site. Tools
@@ -85,7 +78,6 @@ pub fn same_origin(req: &HttpRequest) -> bool {
 
 pub async fn agent(
     req: HttpRequest,
-    body: web::Payload,
     chat: web::Data<ChatContext>,
     agent: Option<CurrentAgent>,
     s: actix_session::Session,
@@ -102,7 +94,8 @@ pub async fn agent(
     };
     // The socket lives as long as this sign-in does.
     let login = super::session::login_id_or_new(&s)?;
-    let (res, session, stream) = streams(&req, body)?;
-    AgentSession::start(chat.into_inner(), session, stream, &agent, login);
-    Ok(res)
+    let chat = chat.into_inner();
+    accept(&req, move |wire| {
+        AgentSession::start(chat, wire, &agent, login)
+    })
 }

@@ -137,6 +137,7 @@ pub fn test_settings(db_url: &str) -> Settings {
     // Every test client comes from 127.0.0.1; the limit tests set their own.
     s.visitor_sockets_per_ip = 0;
     s.new_conversations_per_ip = 0;
+    s.connections_per_ip = 0;
     s.data_dir = data_dir_for(db_url);
     s
 }

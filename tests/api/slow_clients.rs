@@ -44,18 +44,39 @@ fn held(inode: &str) -> bool {
         .any(|p| p.to_string_lossy() == link)
 }
 
-async fn a_client_that_stops_reading_is_let_go(backend: Backend) {
-    let app = spawn_app_with(backend, |s| {
-        s.ws_ping_secs = 1;
-        s.ws_timeout_secs = 3;
+/// Frames unlimited; pings every `ping` s, silence tolerated for `timeout` s.
+async fn unthrottled(backend: Backend, ping: u64, timeout: u64) -> TestApp {
+    spawn_app_with(backend, |s| {
+        s.ws_ping_secs = ping;
+        s.ws_timeout_secs = timeout;
         s.ws_rate = 100_000;
         s.ws_burst = 100_000;
     })
-    .await;
+    .await
+}
+
+/// A visitor that opens a conversation and writes 1,500 messages of 4 KB,
+/// each acknowledged before the next.
+async fn visitor_writes_1500_of_4kb(app: &TestApp) -> (Ws, i64) {
+    let mut v = Ws::visitor(app).await;
+    let conv = v.begin("hello").await["conversation_id"].as_i64().unwrap();
+    let body = "x".repeat(4000);
+    for i in 0..1500 {
+        v.send(json!({"type": "message", "client_id": format!("m{i}"), "body": body}))
+            .await;
+        v.expect("ack").await;
+    }
+    (v, conv)
+}
+
+type Raw = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// A signed-in agent's socket over a 4 KiB receive buffer, read up to its
+/// welcome; and the client's port.
+async fn agent_with_small_buffer(app: &TestApp) -> (Raw, u16) {
     app.add_agent("lin", PW, Role::Agent).await;
     let b = app.new_browser();
     b.login_ok("lin", PW).await;
-    // The agent's socket, with a small receive buffer, read up to its welcome and then never again.
     let tcp = tokio::net::TcpSocket::new_v4().unwrap();
     tcp.set_recv_buffer_size(4096).unwrap();
     let stream = tcp
@@ -70,25 +91,25 @@ async fn a_client_that_stops_reading_is_let_go(backend: Backend) {
     req.headers_mut().insert("Cookie", cookie.parse().unwrap());
     req.headers_mut()
         .insert("Origin", app.address.parse().unwrap());
-    let (mut stuck, _) = tokio_tungstenite::client_async(req, stream).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(req, stream).await.unwrap();
     loop {
-        let m = stuck.next().await.unwrap().unwrap();
+        let m = ws.next().await.unwrap().unwrap();
         if m.to_text().unwrap_or("").contains("\"welcome\"") {
             break;
         }
     }
+    (ws, client_port)
+}
+
+async fn a_client_that_stops_reading_is_let_go(backend: Backend) {
+    let app = unthrottled(backend, 1, 3).await;
+    // Read up to its welcome, and then never again.
+    let (stuck, client_port) = agent_with_small_buffer(&app).await;
     let inode = server_end(app.port, client_port).expect("the server's end of the connection");
     assert!(held(&inode));
 
     // A visitor writes a lot to the stuck agent: its frames pile up.
-    let mut v = Ws::visitor(&app).await;
-    let conv = v.begin("hello").await["conversation_id"].as_i64().unwrap();
-    let body = "x".repeat(4000);
-    for i in 0..1500 {
-        v.send(json!({"type": "message", "client_id": format!("m{i}"), "body": body}))
-            .await;
-        v.expect("ack").await;
-    }
+    let (_v, conv) = visitor_writes_1500_of_4kb(&app).await;
     // The visitor was never held up, and the server let the connection go.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while held(&inode) {
@@ -108,6 +129,35 @@ async fn a_client_that_stops_reading_is_let_go(backend: Backend) {
         .unwrap();
     assert_eq!(stored.len(), 1501);
     drop(stuck);
+}
+
+/// An agent's client that falls behind (a busy machine, a slow network)
+/// but keeps reading is not dropped: its frames wait for it, and it gets
+/// every message, in order, once it catches up. (With a queue of 512
+/// frames this agent was dropped: 1,500 frames of 4 KB are more than the
+/// kernel's buffers and the queue held together.)
+async fn an_agent_that_falls_behind_catches_up(backend: Backend) {
+    let app = unthrottled(backend, 5, 60).await;
+    let (mut slow, _) = agent_with_small_buffer(&app).await;
+    // While the agent reads nothing, a visitor writes 1,500 messages of 4 KB.
+    let (v, conv) = visitor_writes_1500_of_4kb(&app).await;
+    // Then it reads: every message once, in order (the first, then 1,500).
+    let mut next_seq = 1;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while next_seq <= 1501 {
+        let m = tokio::time::timeout_at(deadline, slow.next())
+            .await
+            .expect("the agent's frames stopped coming")
+            .expect("the agent's socket was closed")
+            .unwrap();
+        let WsMessage::Text(t) = m else { continue };
+        let f: serde_json::Value = serde_json::from_str(&t).unwrap();
+        if f["type"] == "message" && f["message"]["conversation_id"] == conv {
+            assert_eq!(f["message"]["seq"], next_seq, "in order, once each");
+            next_seq += 1;
+        }
+    }
+    v.close().await;
 }
 
 async fn a_close_is_answered_with_the_clients_code(backend: Backend) {
@@ -178,5 +228,6 @@ both_backends!(a_handshake_that_never_finishes_is_dropped);
 
 both_backends!(
     a_client_that_stops_reading_is_let_go,
+    an_agent_that_falls_behind_catches_up,
     a_close_is_answered_with_the_clients_code
 );

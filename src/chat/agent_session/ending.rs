@@ -2,8 +2,8 @@
 //! the check that its sign-in still lives, closing a conversation, and the
 //! conversations it closed lately (sent after `welcome`).
 
+use crate::ws::CloseCode;
 use actix::prelude::*;
-use actix_ws::CloseCode;
 
 use super::{failure, AgentSession, RECENT_MAX};
 use crate::chat::messages::*;
