@@ -51,6 +51,16 @@ pub struct FirstAdmin {
 /// Opens the pool and applies pending migrations (both blocking: call off the async workers).
 pub fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
     let url = DatabaseUrl::parse(settings.database_url.expose())?;
+    if let Err(e) = url.check_writable() {
+        use std::io::ErrorKind::{PermissionDenied, ReadOnlyFilesystem};
+        if matches!(e.kind(), PermissionDenied | ReadOnlyFilesystem) {
+            anyhow::bail!(
+                "the database {} is read-only ({e}): livedesk must be able to write \
+                 to the file and to its folder",
+                url.describe()
+            );
+        }
+    }
     let storage = Storage::connect(&url, settings.db_pool_size)
         .with_context(|| format!("cannot open the database {}", url.describe()))?;
     let applied = migrations::run_pending(&mut *storage.conn()?)?;

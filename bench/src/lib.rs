@@ -14,6 +14,7 @@
 mod churn;
 mod connections;
 mod durable;
+pub mod relay;
 mod search;
 mod store;
 mod uploads;

@@ -189,6 +189,16 @@ enum Scenario {
         #[arg(long)]
         server_pid: Option<u32>,
     },
+    /// A plain relay to compare livedesk with (acknowledges and forwards
+    /// each message at once, stores nothing); `durable --url` drives it as
+    /// it drives livedesk. Serves until killed.
+    Relay {
+        #[arg(long, default_value = "127.0.0.1:18600")]
+        bind: String,
+        /// HTTP worker threads (0: one per core, as livedesk).
+        #[arg(long, default_value_t = 0)]
+        workers: usize,
+    },
     /// (internal) One worker, driven by the coordinator over stdin/stdout.
     #[command(hide = true)]
     Worker { job: String },
@@ -309,7 +319,9 @@ async fn run(scenario: Scenario) -> anyhow::Result<(String, bool)> {
             .await?;
             (r.render() + "\n", true)
         }
-        Scenario::Worker { .. } => unreachable!("handled before the runtime starts"),
+        Scenario::Worker { .. } | Scenario::Relay { .. } => {
+            unreachable!("handled before the runtime starts")
+        }
     })
 }
 
@@ -317,6 +329,9 @@ fn main() -> std::process::ExitCode {
     let scenario = Cli::parse().scenario;
     let result = match scenario {
         Scenario::Worker { job } => serve_stdio(&job).map(|()| (String::new(), true)),
+        Scenario::Relay { bind, workers } => {
+            livedesk_bench::relay::serve(&bind, workers).map(|()| (String::new(), true))
+        }
         other => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

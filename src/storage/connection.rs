@@ -89,6 +89,30 @@ impl DatabaseUrl {
         }
     }
 
+    /// SQLite writes the file and, beside it, its journal: `Err` when either
+    /// cannot be written (a read-only filesystem or file or folder), which
+    /// the pool would only report as a failure to connect.
+    pub fn check_writable(&self) -> std::io::Result<()> {
+        if self.backend != Backend::Sqlite {
+            return Ok(());
+        }
+        let path = std::path::Path::new(self.target.expose());
+        if path.exists() {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(path)?;
+        }
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        let dir = dir.unwrap_or(std::path::Path::new("."));
+        if dir.is_dir() {
+            let probe = dir.join(format!(".livedesk-write-check-{}", std::process::id()));
+            std::fs::File::create(&probe)?;
+            std::fs::remove_file(&probe)?;
+        }
+        Ok(())
+    }
+
     pub fn establish(&self) -> Result<DbConnection, diesel::ConnectionError> {
         match self.backend {
             Backend::Postgres => {

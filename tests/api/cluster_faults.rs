@@ -6,41 +6,21 @@ use livedesk::domain::Role;
 
 use crate::cluster::PW;
 use crate::helpers::*;
+use crate::process::{node_command, spawn_node};
 use serde_json::json;
 
 /// A node in a process of its own, to be killed; its URL once it serves.
 fn node_process(settings: &Settings, db_url: &str) -> (std::process::Child, String) {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_livedesk"))
-        .env_clear()
-        .env("LIVEDESK_DATABASE_URL", db_url)
-        .env("LIVEDESK_REDIS_URL", redis_url())
-        .env("LIVEDESK_CLUSTER", &settings.cluster)
-        .env("LIVEDESK_NODE_TTL_SECS", settings.node_ttl_secs.to_string())
-        .env(
+    let extra = [
+        ("LIVEDESK_REDIS_URL", redis_url()),
+        ("LIVEDESK_CLUSTER", settings.cluster.clone()),
+        ("LIVEDESK_NODE_TTL_SECS", settings.node_ttl_secs.to_string()),
+        (
             "LIVEDESK_AGENT_GRACE_SECS",
             settings.agent_grace_secs.to_string(),
-        )
-        .env("LIVEDESK_TEST_CAPTCHA", CAPTCHA)
-        .env("LIVEDESK_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("LIVEDESK_VISITOR_SOCKETS_PER_IP", "0")
-        .env("LIVEDESK_NEW_CONVERSATIONS_PER_IP", "0")
-        .env("LIVEDESK_BIND", "127.0.0.1:0")
-        .env("LIVEDESK_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("node process");
-    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = lines
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.split_once("is running at ")
-                .map(|(_, u)| u.trim_end_matches('/').to_owned())
-        })
-        .expect("the node prints its URL");
-    (child, url)
+        ),
+    ];
+    spawn_node(node_command(db_url, "127.0.0.1:0", &extra)).expect("the node serves")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

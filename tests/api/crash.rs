@@ -6,7 +6,7 @@
 //! conversation still has its agent; the agent's history has them all.
 
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use livedesk::domain::ConversationId;
 use livedesk::storage::{conversations, messages, DatabaseUrl, Storage};
@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use crate::both_backends;
 use crate::helpers::*;
+use crate::process::{node_command, spawn_node};
 
 const PW: &str = "agent-password";
 
@@ -42,34 +43,14 @@ fn start(db_url: &str, port: u16) -> Child {
 }
 
 fn try_start(db_url: &str, port: u16) -> Option<Child> {
-    use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_livedesk"))
-        .env_clear()
-        .env("LIVEDESK_DATABASE_URL", db_url)
-        .env("LIVEDESK_DATA_DIR", data_dir_for(db_url))
-        .env("LIVEDESK_BIND", format!("127.0.0.1:{port}"))
-        .env("LIVEDESK_TEST_CAPTCHA", CAPTCHA)
-        .env("LIVEDESK_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("LIVEDESK_VISITOR_SOCKETS_PER_IP", "0")
-        .env("LIVEDESK_NEW_CONVERSATIONS_PER_IP", "0")
-        .env("LIVEDESK_WS_RATE", "1000")
-        .env("LIVEDESK_WS_BURST", "1000")
-        .env("LIVEDESK_NODE_TTL_SECS", "2")
-        .env("LIVEDESK_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the node starts");
-    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let serving = lines
-        .map_while(Result::ok)
-        .any(|l| l.contains("is running at "));
-    if serving {
-        return Some(child);
-    }
-    // It said why on stderr and exited (the lease is still the dead node's).
-    let _ = child.wait();
-    None
+    let extra = [
+        ("LIVEDESK_WS_RATE", "1000".to_owned()),
+        ("LIVEDESK_WS_BURST", "1000".to_owned()),
+        ("LIVEDESK_NODE_TTL_SECS", "2".to_owned()),
+    ];
+    let cmd = node_command(db_url, &format!("127.0.0.1:{port}"), &extra);
+    // When it exits, it said why (the lease is still the dead node's).
+    spawn_node(cmd).ok().map(|(child, _)| child)
 }
 
 /// Signs `lin` in through the form; the session cookie.

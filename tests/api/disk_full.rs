@@ -127,3 +127,72 @@ async fn on_a_full_disk_nothing_is_acknowledged_that_is_not_stored() {
         .unwrap();
     assert_eq!(r[0].integrity_check, "ok");
 }
+
+/// A read-only database (its filesystem remounted read-only while the node
+/// was down): the node refuses to start and says why, plainly; nothing
+/// stored is damaged; once the disk is writable again it starts and serves
+/// what was stored. (A filesystem cannot turn read-only under a running
+/// node here: the kernel refuses while a file on it is open for writing.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_database_is_refused_plainly_and_recovers() {
+    use crate::process::{node_command, spawn_node};
+    let disk = SmallDisk::mount("8m");
+    let db_file = disk.path().join("livedesk.sqlite3");
+    let url = format!("sqlite://{}", db_file.display());
+    let cmd = || node_command(&url, "127.0.0.1:0", &[]);
+    let (mut node, address) = spawn_node(cmd()).expect("the node serves");
+    let port: u16 = address.rsplit(':').next().unwrap().parse().unwrap();
+    let mut v = Ws::connect_to(port, "/ws/visitor", &[]).await.unwrap();
+    v.hello(None, None).await;
+    assert_eq!(v.say("m1", "stored before").await["seq"], 1);
+    v.close().await;
+    // Stopped as a service manager stops it, so that nothing is open.
+    unsafe { libc::kill(node.id() as i32, libc::SIGTERM) };
+    assert!(node.wait().unwrap().success());
+
+    let remount = |how: &str| {
+        let out = Command::new("mount")
+            .args(["-o", &format!("remount,{how}")])
+            .arg(disk.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    remount("ro");
+    let said = spawn_node(cmd())
+        .map(|_| ())
+        .expect_err("a node on a read-only database");
+    assert!(
+        said.contains("is read-only") && said.contains(&db_file.display().to_string()),
+        "{said}"
+    );
+    assert!(!said.contains("panicked"), "{said}");
+
+    remount("rw");
+    let (mut node, address) = spawn_node(cmd()).expect("the node serves again");
+    let port: u16 = address.rsplit(':').next().unwrap().parse().unwrap();
+    let mut v = Ws::connect_to(port, "/ws/visitor", &[]).await.unwrap();
+    v.hello(None, None).await;
+    assert_eq!(
+        v.say("m2", "stored after").await["seq"],
+        1,
+        "a new visitor's conversation"
+    );
+    node.kill().unwrap();
+    node.wait().unwrap();
+    let mut c = SqliteConnection::establish(db_file.to_str().unwrap()).unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let r: Vec<Count> =
+        diesel::sql_query("SELECT count(*) AS n FROM messages WHERE body LIKE 'stored %'")
+            .load(&mut c)
+            .unwrap();
+    assert_eq!(r[0].n, 2, "both messages, once each");
+}

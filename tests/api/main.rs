@@ -32,6 +32,7 @@ mod notes;
 mod opening;
 mod overload;
 mod ownership;
+mod process;
 mod rooms;
 mod rooms_admin;
 mod slow_clients;
