@@ -278,6 +278,7 @@ impl Application {
         let stuck_after = Duration::from_secs(settings.ws_timeout_secs.max(2));
         let ttl = actix_web::cookie::time::Duration::minutes(settings.session_ttl_minutes.into());
 
+        spawn_search_index_upkeep(storage.clone());
         spawn_session_sweeper(storage, clock.clone());
         let renewal = role.lease().map(|l| {
             spawn_lease_renewal(
@@ -377,6 +378,27 @@ fn security_headers(https: bool) -> middleware::DefaultHeaders {
     } else {
         h
     }
+}
+
+/// PostgreSQL: keeps the search index's pending list short, every second
+/// (`archive::tidy_search_index`: the write path never merges it).
+fn spawn_search_index_upkeep(storage: Storage) {
+    if storage.backend() != crate::storage::Backend::Postgres {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let tidied = storage
+                .run(crate::storage::archive::tidy_search_index)
+                .await;
+            if let Err(e) = tidied {
+                tracing::debug!(error = %e, "search index upkeep skipped");
+            }
+        }
+    });
 }
 
 /// Deletes expired sessions every ten minutes.

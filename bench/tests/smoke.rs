@@ -21,6 +21,24 @@ fn who() -> Credentials {
     }
 }
 
+/// 12 visitors at 20 msg/s for 2 s to 3 agents, in two threads; the
+/// database not checked.
+fn short_run(url: &str) -> DurableConfig {
+    DurableConfig {
+        url: url.to_owned(),
+        agent_url: None,
+        visitors: 12,
+        agents: 3,
+        rate: 20.0,
+        duration: Duration::from_secs(2),
+        warmup: Duration::ZERO,
+        who: who(),
+        database_url: None,
+        drain_timeout: Duration::from_secs(30),
+        spread: Spread::threads(2),
+    }
+}
+
 async fn smoke(backend: Backend, write_batch: usize, spread: Spread) -> livedesk_bench::Report {
     let app = spawn_app_with(backend, |s| {
         s.ws_rate = 1000;
@@ -30,17 +48,9 @@ async fn smoke(backend: Backend, write_batch: usize, spread: Spread) -> livedesk
     })
     .await;
     let report = durable(DurableConfig {
-        url: app.address.clone(),
-        agent_url: None,
-        visitors: 12,
-        agents: 3,
-        rate: 20.0,
-        duration: Duration::from_secs(2),
-        warmup: Duration::ZERO,
-        who: who(),
         database_url: Some(app.db.url().to_owned()),
-        drain_timeout: Duration::from_secs(30),
         spread,
+        ..short_run(&app.address)
     })
     .await
     .expect("the benchmark runs");
@@ -255,3 +265,43 @@ async fn the_upload_scenario_stores_every_file(backend: Backend) {
 }
 
 both_backends!(the_upload_scenario_stores_every_file);
+
+/// The plain relay livedesk is compared with: the same generator drives it
+/// (sign-in pages, sockets, frames) and finds every message acknowledged
+/// and delivered once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_generator_drives_the_plain_relay() {
+    use std::io::{BufRead, BufReader};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut relay = std::process::Command::new(env!("CARGO_BIN_EXE_livedesk-bench"))
+        .args([
+            "relay",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--workers",
+            "1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the relay starts");
+    let out = relay.stdout.take().unwrap();
+    let listening = tokio::task::spawn_blocking(move || {
+        BufReader::new(out)
+            .lines()
+            .map_while(Result::ok)
+            .any(|l| l.starts_with("relay listening on "))
+    });
+    assert!(listening.await.unwrap(), "the relay says where it listens");
+    let report = durable(short_run(&format!("http://127.0.0.1:{port}")))
+        .await
+        .expect("the benchmark runs");
+    relay.kill().unwrap();
+    relay.wait().unwrap();
+    println!("{}", report.render());
+    assert!(report.sent >= 12 * 20, "{}", report.render());
+    assert!(report.correct(), "{}", report.render());
+}

@@ -188,6 +188,19 @@ pub fn search(
         .load::<Found>(conn)?)
 }
 
+/// PostgreSQL: moves the trigram index's pending entries into the index.
+/// A new message's trigrams go to GIN's pending list (cheap); merging the
+/// list costs tens of milliseconds, and an insert that finds it full merges
+/// it itself, holding up its whole batch (and every message behind it).
+/// The node calls this every second, off the write path; migration
+/// `search_index_upkeep` gives the list room for that second.
+pub fn tidy_search_index(conn: &mut DbConnection) -> StorageResult<()> {
+    if let DbConnection::Pg(pg) = conn {
+        diesel::sql_query("SELECT gin_clean_pending_list('messages_body_trgm')").execute(pg)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
