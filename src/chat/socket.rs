@@ -4,7 +4,9 @@
 use std::time::Instant;
 
 use bytestring::ByteString;
-use tokio::sync::mpsc;
+use std::cell::RefCell;
+
+use futures_channel::mpsc;
 
 use super::protocol::{code, to_text, ErrorBody};
 use super::ratelimit::TokenBucket;
@@ -23,7 +25,9 @@ pub const VISITOR_OUTBOX: usize = 512;
 pub const AGENT_OUTBOX: usize = 8192;
 
 pub struct Socket {
-    out: mpsc::Sender<Outbound>,
+    /// The writer's queue (in a cell: queueing takes `&mut`, sessions send from `&self`).
+    out: RefCell<mpsc::Sender<Outbound>>,
+    capacity: usize,
     last_heard: Instant,
     bucket: TokenBucket,
 }
@@ -40,7 +44,8 @@ pub enum Intake {
 impl Socket {
     pub fn new(sink: crate::ws::Sink, cfg: &SocketConfig, outbox: usize) -> Self {
         Self {
-            out: sink.spawn(outbox),
+            out: RefCell::new(sink.spawn(outbox)),
+            capacity: outbox,
             last_heard: Instant::now(),
             bucket: TokenBucket::new(cfg.rate, cfg.burst),
         }
@@ -52,16 +57,16 @@ impl Socket {
     }
 
     fn queue(&self, o: Outbound) -> bool {
-        match self.out.try_send(o) {
+        match self.out.borrow_mut().try_send(o) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(e) if e.is_full() => {
                 tracing::warn!(
-                    waiting = self.out.max_capacity(),
+                    waiting = self.capacity,
                     "closing a socket whose client does not read its frames"
                 );
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(_) => false,
         }
     }
 
@@ -79,7 +84,7 @@ impl Socket {
     }
 
     pub fn close(&self, code: CloseCode, why: &str) {
-        let _ = self.out.try_send(Outbound::Close(CloseReason {
+        let _ = self.out.borrow_mut().try_send(Outbound::Close(CloseReason {
             code,
             description: Some(why.to_owned()),
         }));
@@ -103,7 +108,7 @@ impl Socket {
                 "send JSON text frames",
             )),
             Ok(Incoming::Ping(b)) => {
-                let _ = self.out.try_send(Outbound::Pong(b));
+                let _ = self.out.borrow_mut().try_send(Outbound::Pong(b));
                 Intake::Ignore
             }
             Ok(Incoming::Pong(_)) => Intake::Ignore,
@@ -112,6 +117,7 @@ impl Socket {
                 let r = reason.unwrap_or_else(|| CloseCode::Normal.into());
                 let _ = self
                     .out
+                    .borrow_mut()
                     .try_send(Outbound::Close(CloseReason::from(r.code)));
                 Intake::Stop
             }
