@@ -184,3 +184,60 @@ async fn frames_that_break_the_protocol_close_with_their_code() {
     ok.hello(None, None).await;
     assert_eq!(ok.say("z", "fine").await["seq"], 1);
 }
+
+/// A client that trickles a frame a byte at a time is not "heard" until the
+/// frame is whole: it is closed as silent after the timeout, whatever it
+/// trickles, and what it was sending is never stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_trickled_byte_by_byte_does_not_keep_a_socket_alive() {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.ws_ping_secs = 1;
+        s.ws_timeout_secs = 2;
+    })
+    .await;
+    let mut first = HANDSHAKE.to_vec();
+    first.extend(text(json!({"type": "hello"})));
+    let mut v = raw_visitor(&app, &first).await;
+    v.expect("welcome").await;
+    let body = "y".repeat(100);
+    let frame = text(json!({"type": "message", "client_id": "slow", "body": body}));
+    let (mut read, mut write) = v.0.into_split();
+    let trickle = tokio::spawn(async move {
+        // 2 bytes a second: the frame would take a minute to finish.
+        for b in frame {
+            if write.write_all(&[b]).await.is_err() {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        true
+    });
+    // The server's pings go unanswered; its close comes within seconds.
+    let mut seen = Vec::new();
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(15), async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match read.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the trickling client was never let go");
+    assert!(
+        seen.windows(2).any(|w| w == [0x88, 0x02]),
+        "a close frame (code only) before the end"
+    );
+    trickle.abort();
+    let stored = app
+        .storage
+        .run(|db| {
+            use diesel::prelude::*;
+            use livedesk::storage::schema::messages::dsl::*;
+            messages.count().get_result::<i64>(db).map_err(Into::into)
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+}
