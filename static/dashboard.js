@@ -495,5 +495,6 @@
   };
 
   renderLists();
-  connect();
+  // Connected once every script has run: rooms, saved replies and labels hook into the welcome.
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", connect); else connect();
 })();

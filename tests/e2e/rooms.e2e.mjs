@@ -10,7 +10,14 @@ const PASSWORD = env.AGENT_PASSWORD;
 const online = async (page) => { await page.locator("#conn:not(.off)").waitFor(); return page; };
 
 try {
-  const lin = await online(await signIn(browser, "lin", PASSWORD));
+  // labels.js arrives late (a slow network, a busy machine): the first
+  // welcome must still reach it (it did not when the socket opened before
+  // the page's last scripts had run).
+  const slowLabels = async (ctx) => ctx.route("**/static/labels.js", async (route) => {
+    await new Promise((r) => setTimeout(r, 1500));
+    await route.continue();
+  });
+  const lin = await online(await signIn(browser, "lin", PASSWORD, { intercept: slowLabels }));
 
   step("a visitor writes from the widget");
   const { host, widget } = await visitorWrites(browser, "Vera", "My parcel is lost");
