@@ -57,6 +57,13 @@ impl Wire {
     /// `hold` lives as long as the connection (a per-address place).
     pub fn new(io: TcpStream, early: BytesMut, max_size: usize, hold: Box<dyn Any + Send>) -> Self {
         let (r, w) = io.into_split();
+        // The HTTP layer's read buffer comes along (8 KiB, mostly empty):
+        // kept only if the client's first frame is already in it.
+        let early = if early.is_empty() {
+            BytesMut::new()
+        } else {
+            BytesMut::from(&early[..])
+        };
         Wire {
             incoming: Frames {
                 half: r,
