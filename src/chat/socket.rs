@@ -1,11 +1,10 @@
 //! What both session actors share: the queue to the socket's writer, the
 //! heartbeat, the flood limit, and the sorting of incoming frames.
 
+use std::cell::RefCell;
 use std::time::Instant;
 
 use bytestring::ByteString;
-use std::cell::RefCell;
-
 use futures_channel::mpsc;
 
 use super::protocol::{code, to_text, ErrorBody};
@@ -56,8 +55,13 @@ impl Socket {
         self.queue(Outbound::Text(to_text(frame)))
     }
 
+    /// Into the writer's queue, if it has room.
+    fn push(&self, o: Outbound) -> Result<(), mpsc::TrySendError<Outbound>> {
+        self.out.borrow_mut().try_send(o)
+    }
+
     fn queue(&self, o: Outbound) -> bool {
-        match self.out.borrow_mut().try_send(o) {
+        match self.push(o) {
             Ok(()) => true,
             Err(e) if e.is_full() => {
                 tracing::warn!(
@@ -84,7 +88,7 @@ impl Socket {
     }
 
     pub fn close(&self, code: CloseCode, why: &str) {
-        let _ = self.out.borrow_mut().try_send(Outbound::Close(CloseReason {
+        let _ = self.push(Outbound::Close(CloseReason {
             code,
             description: Some(why.to_owned()),
         }));
@@ -108,17 +112,14 @@ impl Socket {
                 "send JSON text frames",
             )),
             Ok(Incoming::Ping(b)) => {
-                let _ = self.out.borrow_mut().try_send(Outbound::Pong(b));
+                let _ = self.push(Outbound::Pong(b));
                 Intake::Ignore
             }
             Ok(Incoming::Pong(_)) => Intake::Ignore,
             Ok(Incoming::Close(reason)) => {
                 // Answered with the client's own code (none would read as 1005).
                 let r = reason.unwrap_or_else(|| CloseCode::Normal.into());
-                let _ = self
-                    .out
-                    .borrow_mut()
-                    .try_send(Outbound::Close(CloseReason::from(r.code)));
+                let _ = self.push(Outbound::Close(CloseReason::from(r.code)));
                 Intake::Stop
             }
             Err(ProtocolError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
