@@ -276,10 +276,16 @@ pub struct Settings {
     #[arg(long, env = "LIVEDESK_UPLOADS_PER_MINUTE", default_value_t = 20)]
     pub uploads_per_minute: usize,
 
-    /// Messages waiting to be stored, at most; past it a message is refused
-    /// at once with `unavailable` (the client sends it again). 0: no limit.
+    /// Messages taken and not yet answered, at most; past it a message is
+    /// refused at once with `unavailable` (the client sends it again). 0: no limit.
     #[arg(long, env = "LIVEDESK_WRITE_QUEUE", default_value_t = 2048)]
     pub write_queue: usize,
+
+    /// Longest a taken message should wait for its answer, in ms: past what
+    /// the node answers in this time at its current pace, new messages are
+    /// refused at once with `unavailable`. 0: no such limit.
+    #[arg(long, env = "LIVEDESK_WRITE_WAIT_MS", default_value_t = 100)]
+    pub write_wait_ms: u64,
 
     /// Log line format.
     #[arg(long, env = "LIVEDESK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]

@@ -213,10 +213,16 @@ impl Application {
             writer: crate::storage::writer::MessageWriter::start(
                 storage.clone(),
                 clock.clone(),
-                settings.write_batch,
-                Duration::from_micros(settings.write_window_us),
-            )
-            .with_limit(settings.write_queue),
+                (
+                    settings.write_batch,
+                    Duration::from_micros(settings.write_window_us),
+                ),
+                crate::storage::writer::Waiting::new(
+                    settings.write_queue,
+                    (settings.write_wait_ms > 0)
+                        .then(|| Duration::from_millis(settings.write_wait_ms)),
+                ),
+            ),
             arrivals: crate::storage::writer::ArrivalWriter::start(
                 storage.clone(),
                 clock.clone(),

@@ -40,7 +40,8 @@ pub enum Incoming {
 
 /// What a session sends.
 pub enum Outbound {
-    Text(String),
+    /// Text, shared by every socket it goes to (a `ByteString` clones by count).
+    Text(ByteString),
     Ping,
     Pong(Bytes),
     Close(CloseReason),
@@ -240,7 +241,7 @@ impl Sink {
 /// Appends one frame; true when it was the close frame (nothing follows it).
 fn encode(codec: &mut Codec, o: Outbound, buf: &mut BytesMut) -> bool {
     let (msg, closing) = match o {
-        Outbound::Text(t) => (Message::Text(t.into()), false),
+        Outbound::Text(t) => (Message::Text(t), false),
         Outbound::Ping => (Message::Ping(Bytes::new()), false),
         Outbound::Pong(b) => (Message::Pong(b), false),
         Outbound::Close(r) => (Message::Close(Some(r)), true),

@@ -422,7 +422,7 @@ impl Handler<ToAgent> for AgentSession {
         };
         let mut newly_mine = None;
         let mut has_history = true;
-        match &*frame {
+        match &**frame {
             AgentOut::Conversation { conversation } => {
                 let id = ConversationId(conversation.id);
                 let ours = conversation
@@ -443,7 +443,9 @@ impl Handler<ToAgent> for AgentSession {
             }
             _ => {}
         }
-        self.send(&frame, ctx);
+        if !self.sock.send_shared(&frame) {
+            return ctx.stop();
+        }
         match newly_mine {
             // A conversation just became ours: its history follows.
             Some(id) if has_history => self.send_history(id, None, None, HISTORY_DEFAULT, ctx),

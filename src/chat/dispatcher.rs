@@ -161,7 +161,6 @@ impl Dispatcher {
                 Effect::Metric(Metric::Reassigned) => self.metrics.reassignments.inc(),
             }
         }
-        self.update_gauges();
     }
 
     fn update_gauges(&self) {
@@ -399,6 +398,13 @@ impl Handler<Authorize> for Dispatcher {
         self.relayed(call, Err(ChatError::Unavailable))
     }
 }
+impl Handler<RefreshGauges> for Dispatcher {
+    type Result = ();
+    fn handle(&mut self, _: RefreshGauges, _: &mut Self::Context) {
+        self.update_gauges();
+    }
+}
+
 on!(
     GetCounts,
     Counts,

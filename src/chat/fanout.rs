@@ -3,6 +3,7 @@
 //! frames at once; on the cluster's leader, sockets held by other nodes are
 //! sent theirs over Redis, one message per node per frame.
 
+use crate::chat::protocol::Shared;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -211,7 +212,7 @@ impl LocalFanOut {
                 for a in agents {
                     self.routes.sent_to_agent(a, &frame);
                 }
-                let frame = Arc::new(frame);
+                let frame = Shared::new(frame);
                 for s in sessions {
                     if let Some(At::Here(r)) = self.agent_socket(s) {
                         r.do_send(ToAgent::Frame(frame.clone()));
@@ -222,7 +223,7 @@ impl LocalFanOut {
                 if let Some(v) = sessions.iter().find_map(|s| self.visitor_of.get(s)) {
                     self.routes.sent_to_visitor(*v, &frame);
                 }
-                let frame = Arc::new(frame);
+                let frame = Shared::new(frame);
                 for s in sessions {
                     if let Some(At::Here(r)) = self.visitor_socket(s) {
                         r.do_send(ToVisitor::Frame(frame.clone()));
@@ -269,7 +270,7 @@ impl LocalFanOut {
             Origin::Visitor(s) | Origin::Agent(s) => s,
         };
         if let Some(v) = route.visitor.and_then(|v| self.visitors.get(&v)) {
-            let frame = Arc::new(VisitorOut::Message { message: m.clone() });
+            let frame = Shared::new(VisitorOut::Message { message: m.clone() });
             for (_, at) in v.iter().filter(|(s, _)| **s != from) {
                 if let At::Here(r) = at {
                     r.do_send(ToVisitor::Frame(frame.clone()));
@@ -277,7 +278,7 @@ impl LocalFanOut {
             }
         }
         if let Some(a) = route.agent.and_then(|a| self.agents.get(&a)) {
-            let frame = Arc::new(AgentOut::Message { message: m });
+            let frame = Shared::new(AgentOut::Message { message: m });
             for (_, at) in a.iter().filter(|(s, _)| **s != from) {
                 if let At::Here(r) = at {
                     r.do_send(ToAgent::Frame(frame.clone()));

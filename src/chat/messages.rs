@@ -2,6 +2,7 @@
 //! Dispatcher's interface stays small (join, leave, deliver, assign and the
 //! agent actions) so a multi-node version can replace its insides only.
 
+use crate::chat::protocol::Shared;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -28,7 +29,7 @@ pub fn next_session_id() -> SessionId {
 #[derive(Message, Clone, Debug)]
 #[rtype(result = "()")]
 pub enum ToVisitor {
-    Frame(Arc<VisitorOut>),
+    Frame(Arc<Shared<VisitorOut>>),
     Close,
     /// Join the Desk again and catch up from storage, staying open.
     Rejoin,
@@ -37,7 +38,7 @@ pub enum ToVisitor {
 #[derive(Message, Clone, Debug)]
 #[rtype(result = "()")]
 pub enum ToAgent {
-    Frame(Arc<AgentOut>),
+    Frame(Arc<Shared<AgentOut>>),
     Close(CloseReason),
     /// Join the Desk again (a fresh `welcome`), staying open.
     Rejoin,
@@ -298,6 +299,13 @@ pub struct KickAgent {
 #[derive(Message)]
 #[rtype(result = "Counts")]
 pub struct GetCounts;
+
+/// Bring the gauges of the metrics up to date (asked when they are read:
+/// keeping them current on every event cost an agent's worth of work per
+/// message).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RefreshGauges;
 
 /// What the Dispatcher holds; every socket's trace must leave it on close.
 #[derive(Debug, Clone, Default, PartialEq, Eq, MessageResponse, Serialize, Deserialize)]

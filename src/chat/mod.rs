@@ -149,11 +149,24 @@ impl ChatContext {
         files: Vec<protocol::FileView>,
         origin: Origin,
     ) -> StorageResult<Stored> {
+        let place = self.writer.admit()?;
+        self.store_admitted(&place, message, files, origin).await
+    }
+
+    /// `store_message` for a message that holds its place among those
+    /// waiting already (`writer.admit()`).
+    pub async fn store_admitted(
+        &self,
+        place: &crate::storage::writer::Place,
+        message: OwnedNewMessage,
+        files: Vec<protocol::FileView>,
+        origin: Origin,
+    ) -> StorageResult<Stored> {
         let dispatcher = self.dispatcher.clone();
         let started = Instant::now();
         let stored = self
             .writer
-            .insert(message, move |m| {
+            .insert_admitted(place, message, move |m| {
                 let mut message = MessageView::from(m);
                 message.files = files;
                 dispatcher.do_send(Deliver { message, origin })

@@ -10,7 +10,7 @@ use crate::storage::messages::Message;
 mod codec;
 mod files;
 mod rooms;
-pub use codec::{cap, code, parse, preview, preview_of, to_text, ErrorBody};
+pub use codec::{cap, code, parse, preview, preview_of, to_text, ErrorBody, Shared};
 pub use files::{with_files, FileView};
 pub use rooms::{AnnouncementView, NoticeView, RoomMessageView, RoomView};
 

@@ -7,7 +7,7 @@ use std::time::Instant;
 use bytestring::ByteString;
 use futures_channel::mpsc;
 
-use super::protocol::{code, to_text, ErrorBody};
+use super::protocol::{code, to_text, ErrorBody, Shared};
 use super::ratelimit::TokenBucket;
 use super::SocketConfig;
 use crate::ws::{CloseCode, CloseReason, Incoming, Outbound, ProtocolError};
@@ -52,7 +52,12 @@ impl Socket {
 
     /// Queues a frame; false when the client cannot keep up (the caller drops it).
     pub fn send<T: serde::Serialize>(&self, frame: &T) -> bool {
-        self.queue(Outbound::Text(to_text(frame)))
+        self.queue(Outbound::Text(to_text(frame).into()))
+    }
+
+    /// Queues a frame that other sockets may be sent too (encoded once).
+    pub fn send_shared<T: serde::Serialize>(&self, frame: &Shared<T>) -> bool {
+        self.queue(Outbound::Text(frame.text()))
     }
 
     /// Into the writer's queue, if it has room.

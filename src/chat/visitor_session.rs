@@ -1,9 +1,9 @@
 //! One actor per visitor socket.
 //!
 //! `hello` first; then messages are stored before they are acknowledged, one
-//! at a time in the order this client sent them (`ctx.wait`). Storing runs in
-//! a detached task, so a stored message always reaches the Dispatcher even if
-//! the socket closes meanwhile.
+//! at a time in the order this client sent them (`outgoing.rs`). Storing runs
+//! in a detached task, so a stored message always reaches the Dispatcher even
+//! if the socket closes meanwhile.
 
 use std::sync::Arc;
 
@@ -22,11 +22,11 @@ use crate::storage::messages::{self as store};
 use crate::storage::visitors::VisitorInfo;
 use crate::storage::{arrivals, StorageError};
 
+mod outgoing;
 mod rejoin;
 mod sending;
 
 pub use sending::message_code;
-use sending::{store_visitor_message, SendError};
 
 /// Messages sent back in `welcome` at most (the rest via a later resume).
 const WELCOME_MAX: i64 = 1000;
@@ -61,6 +61,8 @@ pub struct VisitorSession {
     /// This socket's place among its address's; given back when the actor goes.
     _slot: super::limits::Place,
     ready: Option<Ready>,
+    /// Its messages on their way to storage.
+    out: outgoing::Outgoing,
 }
 
 impl VisitorSession {
@@ -82,6 +84,7 @@ impl VisitorSession {
                 ip,
                 _slot: slot,
                 ready: None,
+                out: Default::default(),
             }
         });
     }
@@ -154,7 +157,7 @@ impl VisitorSession {
                         })
                     });
                 match checked {
-                    Ok((c, b)) => self.store(c, b, files, ctx),
+                    Ok((c, b)) => self.take(c, (b, files), ctx),
                     Err(e) => self.error(e, ctx),
                 }
             }
@@ -269,78 +272,6 @@ impl VisitorSession {
             }
         }));
     }
-
-    fn store(
-        &mut self,
-        client_id: ClientId,
-        body: MessageBody,
-        files: Vec<i64>,
-        ctx: &mut Context<Self>,
-    ) {
-        let Some(r) = self.ready.as_ref() else { return };
-        let task = actix_rt::spawn(store_visitor_message(
-            self.cx.clone(),
-            (self.id, self.ip),
-            r.visitor.clone(),
-            r.conversation,
-            client_id.clone(),
-            (body, files),
-        ));
-        let fut = async move {
-            task.await
-                .unwrap_or_else(|e| Err(StorageError::Blocking(e.to_string()).into()))
-        };
-        ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {
-            Ok((message, conversation)) => {
-                if let Some(r) = act.ready.as_mut() {
-                    if r.conversation != Some(conversation) {
-                        r.conversation = Some(conversation);
-                        r.delivered_upto = 0;
-                        r.own.clear();
-                    }
-                    if message.seq > r.delivered_upto {
-                        r.own.insert(message.seq);
-                        r.compact();
-                    }
-                }
-                let frame = VisitorOut::Ack {
-                    client_id: client_id.as_str().to_owned(),
-                    message,
-                };
-                act.send(&frame, ctx);
-            }
-            Err(SendError::TooManyConversations) => {
-                let body = ErrorBody::new(
-                    code::TOO_MANY_CONVERSATIONS,
-                    "too many new conversations from your network; the message was not stored, send it again in a minute",
-                )
-                .client(client_id.as_str());
-                act.error(body, ctx);
-            }
-            Err(SendError::BadFile) => {
-                let body = ErrorBody::new(
-                    code::BAD_FILE,
-                    "a file is not one you uploaded, or was sent already; the message was not stored",
-                )
-                .client(client_id.as_str());
-                act.error(body, ctx);
-            }
-            Err(SendError::Storage(e)) => {
-                // Refused for overload or an outage: expected, and counted elsewhere.
-                if matches!(e, StorageError::Unavailable(_)) {
-                    tracing::debug!(error = %e, "a visitor message was refused");
-                } else {
-                    tracing::error!(error = %e, "storing a visitor message failed");
-                }
-                let body = ErrorBody::new(
-                    code::UNAVAILABLE,
-                    "the message was not stored; send it again",
-                )
-                .client(client_id.as_str());
-                act.error(body, ctx);
-            }
-        }));
-    }
 }
 
 impl Actor for VisitorSession {
@@ -390,14 +321,14 @@ impl VisitorSession {
     fn deliver(&mut self, msg: ToVisitor, ctx: &mut Context<Self>) {
         let frame = match msg {
             ToVisitor::Close => return ctx.stop(),
-            ToVisitor::Rejoin => return self.rejoin(ctx),
+            ToVisitor::Rejoin => return self.rejoin_when_idle(ctx),
             ToVisitor::Frame(f) => f,
         };
-        if matches!(&*frame, VisitorOut::Message { message } if message.private) {
+        if matches!(&**frame, VisitorOut::Message { message } if message.private) {
             return; // a note never reaches a visitor, whatever routed it here
         }
         if let Some(r) = self.ready.as_mut() {
-            match &*frame {
+            match &**frame {
                 VisitorOut::Message { message }
                     if Some(ConversationId(message.conversation_id)) == r.conversation =>
                 {
@@ -422,6 +353,8 @@ impl VisitorSession {
                 _ => {}
             }
         }
-        self.send(&frame, ctx);
+        if !self.sock.send_shared(&frame) {
+            ctx.stop();
+        }
     }
 }

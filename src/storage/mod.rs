@@ -2,6 +2,7 @@
 //! pool, migrations, and one file of queries per table. Query functions take
 //! `&mut DbConnection` so they compose inside a transaction.
 
+pub mod admission;
 pub mod agents;
 pub mod announcements;
 pub mod archive;

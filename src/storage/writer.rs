@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+pub use super::admission::{Place, Waiting, BUSY};
 use super::connection::PooledConn;
 use super::messages::{self, Message, OwnedNewMessage, Stored};
 use super::visitors::{self, VisitorInfo};
@@ -43,82 +44,70 @@ pub struct MessageWriter {
     waiting: Waiting,
 }
 
-/// What an overloaded writer answers at once, instead of queueing.
-pub const BUSY: &str = "the server is busy";
-
-/// Messages taken and not yet answered, at most `limit` (0: no limit).
-/// Past it a message is refused at once: queued, it would only wait longer
-/// than a client waits, and everything behind it longer still.
-#[derive(Clone, Debug, Default)]
-pub struct Waiting {
-    count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    limit: usize,
-}
-
-/// One place among the waiting, given back when dropped.
-struct Place(std::sync::Arc<std::sync::atomic::AtomicUsize>);
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-    }
-}
-
-impl Waiting {
-    pub fn new(limit: usize) -> Self {
-        Self {
-            count: Default::default(),
-            limit,
-        }
-    }
-
-    fn enter(&self) -> StorageResult<Place> {
-        use std::sync::atomic::Ordering;
-        let before = self.count.fetch_add(1, Ordering::AcqRel);
-        let place = Place(self.count.clone());
-        if self.limit > 0 && before >= self.limit {
-            return Err(StorageError::Unavailable(BUSY));
-        }
-        Ok(place)
-    }
-}
-
 impl MessageWriter {
-    pub fn start(storage: Storage, clock: Clock, batch: usize, window: Duration) -> Self {
+    /// `waiting` is the admission control (`Waiting::default()`: none).
+    pub fn start(
+        storage: Storage,
+        clock: Clock,
+        (batch, window): (usize, Duration),
+        waiting: Waiting,
+    ) -> Self {
         if batch <= 1 {
             return Self {
                 storage,
                 clock,
                 batched: None,
-                waiting: Waiting::default(),
+                waiting,
             };
         }
         let (tx, rx) = mpsc::channel::<Job>();
         let (st, ck) = (storage.clone(), clock.clone());
         std::thread::Builder::new()
             .name("livedesk-writer".into())
-            .spawn(move || write_loop(rx, st, ck, batch, window))
+            .spawn(move || write_loop(rx, st, ck, (batch, window)))
             .expect("spawn writer thread");
         Self {
             storage,
             clock,
             batched: Some(tx),
-            waiting: Waiting::default(),
+            waiting,
         }
     }
 
-    /// At most `limit` messages waiting to be stored (`LIVEDESK_WRITE_QUEUE`).
-    pub fn with_limit(mut self, limit: usize) -> Self {
-        self.waiting = Waiting::new(limit);
-        self
+    /// Would a message be refused at once now? A socket asks before it
+    /// does anything else with one, so refusing costs little.
+    pub fn full(&self) -> bool {
+        self.waiting.full()
     }
 
+    /// How long a message may wait to be stored (`LIVEDESK_WRITE_WAIT_MS`).
+    pub fn max_delay(&self) -> Option<Duration> {
+        self.waiting.max_delay()
+    }
+
+    /// A place among the messages waiting to be stored, or `Unavailable`.
+    pub fn admit(&self) -> StorageResult<Place> {
+        self.waiting.enter()
+    }
+
+    /// Stores a message (admitted here, or refused with `Unavailable`).
     pub async fn insert(
         &self,
         message: OwnedNewMessage,
         on_commit: impl FnOnce(&Message) + Send + 'static,
     ) -> StorageResult<Stored> {
-        let _place = self.waiting.enter()?;
+        let place = self.admit()?;
+        self.insert_admitted(&place, message, on_commit).await
+    }
+
+    /// Stores a message that holds a place already (`admit`); the caller
+    /// gives the place back once the sender has its answer.
+    pub async fn insert_admitted(
+        &self,
+        _place: &Place,
+        message: OwnedNewMessage,
+        on_commit: impl FnOnce(&Message) + Send + 'static,
+    ) -> StorageResult<Stored> {
         match &self.batched {
             None => {
                 let now = self.clock.now_naive();
@@ -282,8 +271,7 @@ fn write_loop(
     rx: mpsc::Receiver<Job>,
     storage: Storage,
     clock: Clock,
-    batch: usize,
-    window: Duration,
+    (batch, window): (usize, Duration),
 ) {
     run_batches(
         rx,
@@ -291,7 +279,7 @@ fn write_loop(
         batch,
         window,
         |conn, jobs: &[Job]| {
-            let msgs: Vec<OwnedNewMessage> = jobs.iter().map(|j| j.message.clone()).collect();
+            let msgs: Vec<&OwnedNewMessage> = jobs.iter().map(|j| &j.message).collect();
             messages::insert_batch(conn, &msgs, clock.now_naive())
         },
         |jobs, outcome| match outcome {

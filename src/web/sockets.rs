@@ -39,7 +39,7 @@ pub async fn visitor(
         let text = serde_json::to_string(&VisitorOut::Error(frame)).unwrap_or_default();
         return accept(&req, move |wire| {
             let mut out = wire.outgoing.spawn(2);
-            let _ = out.try_send(Outbound::Text(text));
+            let _ = out.try_send(Outbound::Text(text.into()));
             let _ = out.try_send(Outbound::Close(CloseReason {
                 code: CloseCode::Again,
                 description: Some("too many connections".into()),

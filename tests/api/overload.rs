@@ -3,6 +3,7 @@
 //! it again, same `client_id`) instead of waiting behind all the others.
 
 use diesel::{Connection, RunQueryDsl, SqliteConnection};
+use livedesk::domain::ConversationId;
 use serde_json::json;
 
 use crate::helpers::*;
@@ -42,4 +43,66 @@ async fn past_the_write_queue_a_message_is_refused_at_once_and_taken_when_sent_a
     // Sent again, it is stored (once, in its own conversation after "first").
     let again = turned_away.say(&cid, "again").await;
     assert_eq!(again["seq"], 2, "{again}");
+}
+
+/// A client that sends faster than its messages can be stored: a few wait
+/// in the server (in order), the rest are refused at once instead of
+/// waiting unread; one that waited past `LIVEDESK_WRITE_WAIT_MS` is refused
+/// when its turn comes. Sent again, each is stored once, in the order sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_sending_faster_than_it_is_stored_is_refused_quickly_and_keeps_its_order() {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.write_queue = 0;
+        s.write_batch = 8;
+        s.write_wait_ms = 10_000;
+        // The flood limit is another matter.
+        (s.ws_rate, s.ws_burst) = (1000, 1000);
+    })
+    .await;
+    let mut v = Ws::visitor(&app).await;
+    let conv = v.begin("hello").await["conversation_id"].as_i64().unwrap();
+    let path = app.db.url().strip_prefix("sqlite://").unwrap().to_owned();
+    let mut lock = SqliteConnection::establish(&path).unwrap();
+    diesel::sql_query("BEGIN IMMEDIATE")
+        .execute(&mut lock)
+        .unwrap();
+    // m1 is being stored (stuck); 64 wait behind it; the rest are refused.
+    for i in 1..=68 {
+        v.send(json!({"type": "message", "client_id": format!("m{i}"), "body": format!("n{i}")}))
+            .await;
+    }
+    for i in 66..=68 {
+        let e = v
+            .expect_where("error", |f| f["client_id"] == format!("m{i}"))
+            .await;
+        assert_eq!(e["code"], "unavailable", "{e}");
+    }
+    // Those waiting are now past the wait a message is allowed (by the
+    // node's clock); the writer is released.
+    app.clock.advance(chrono::Duration::seconds(11));
+    diesel::sql_query("COMMIT").execute(&mut lock).unwrap();
+    assert_eq!(v.expect("ack").await["client_id"], "m1");
+    for i in 2..=65 {
+        let e = v.expect("error").await;
+        assert_eq!(
+            (e["code"].as_str(), e["client_id"].as_str()),
+            (Some("unavailable"), Some(format!("m{i}").as_str())),
+            "refused in the order they came: {e}"
+        );
+    }
+    for i in 2..=68 {
+        let m = v.say(&format!("m{i}"), &format!("n{i}")).await;
+        assert_eq!(m["seq"], i + 1, "{m}");
+    }
+    // Stored once each, in the order sent.
+    let stored = app
+        .storage
+        .run(move |db| livedesk::storage::messages::after(db, ConversationId(conv), 0, 1000))
+        .await
+        .unwrap();
+    let bodies: Vec<String> = stored.into_iter().map(|m| m.body).collect();
+    let want: Vec<String> = std::iter::once("hello".to_owned())
+        .chain((1..=68).map(|i| format!("n{i}")))
+        .collect();
+    assert_eq!(bodies, want);
 }

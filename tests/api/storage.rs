@@ -559,8 +559,8 @@ fn the_writer_reports_stored_messages_before_answering(backend: Backend, batch: 
     let writer = MessageWriter::start(
         s.clone(),
         Clock::default(),
-        batch,
-        std::time::Duration::from_micros(200),
+        (batch, std::time::Duration::from_micros(200)),
+        Default::default(),
     );
     let (seen_tx, seen) = std::sync::mpsc::channel();
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -24,6 +24,7 @@ pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
 
+use crate::chat::protocol::Shared;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,18 +71,18 @@ pub enum Publish {
     /// Every socket of one agent, but `except`.
     Agent {
         agent: AgentId,
-        frame: Arc<AgentOut>,
+        frame: Arc<Shared<AgentOut>>,
         except: Option<SessionId>,
     },
     /// Every agent socket, but those of `except`.
     Agents {
-        frame: Arc<AgentOut>,
+        frame: Arc<Shared<AgentOut>>,
         except: Option<AgentId>,
     },
     /// Every socket of one visitor, but `except`.
     Visitor {
         visitor: VisitorId,
-        frame: Arc<VisitorOut>,
+        frame: Arc<Shared<VisitorOut>>,
         except: Option<SessionId>,
     },
     /// Close every socket of this agent.
@@ -89,11 +90,11 @@ pub enum Publish {
     /// Every socket of these agents (a room's members), but `except`.
     Group {
         to: crate::storage::rooms::Members,
-        frame: Arc<AgentOut>,
+        frame: Arc<Shared<AgentOut>>,
         except: Option<SessionId>,
     },
     /// Every visitor socket (a notice).
-    Visitors { frame: Arc<VisitorOut> },
+    Visitors { frame: Arc<Shared<VisitorOut>> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

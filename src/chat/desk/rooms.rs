@@ -3,8 +3,8 @@
 //! named when the message was stored. Membership lives in storage, read for
 //! every message, so the Desk keeps only each room's delivery line.
 
+use crate::chat::protocol::Shared;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 
@@ -103,7 +103,7 @@ impl Desk {
     pub fn tell_members(&mut self, to: Members, frame: AgentOut, except: Option<SessionId>) {
         self.emit(Effect::Publish(Publish::Group {
             to,
-            frame: Arc::new(frame),
+            frame: Shared::new(frame),
             except,
         }));
     }
@@ -113,7 +113,7 @@ impl Desk {
     /// A frame for every visitor socket (a notice).
     pub fn tell_all_visitors(&mut self, frame: crate::chat::protocol::VisitorOut) {
         self.emit(Effect::Publish(Publish::Visitors {
-            frame: Arc::new(frame),
+            frame: Shared::new(frame),
         }));
     }
 }
@@ -142,7 +142,7 @@ mod tests {
         d.take_effects()
             .into_iter()
             .filter_map(|e| match e {
-                Effect::Publish(Publish::Group { frame, .. }) => match &*frame {
+                Effect::Publish(Publish::Group { frame, .. }) => match &**frame {
                     AgentOut::RoomMessage { message } => Some(message.seq),
                     _ => None,
                 },

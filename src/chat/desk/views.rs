@@ -1,7 +1,7 @@
 //! What the Desk shows: conversation views, presence, counts, and the
 //! frames that tell people about them.
 
-use std::sync::Arc;
+use crate::chat::protocol::Shared;
 
 use super::{Conv, Desk, Effect, Publish};
 use crate::chat::assignment::Candidate;
@@ -181,7 +181,7 @@ impl Desk {
         if self.roster.agent_online(agent) {
             self.emit(Effect::Publish(Publish::Agent {
                 agent,
-                frame: Arc::new(frame),
+                frame: Shared::new(frame),
                 except,
             }));
         }
@@ -190,7 +190,7 @@ impl Desk {
     /// To every online agent but `except`.
     pub(super) fn tell_agents(&mut self, frame: AgentOut, except: Option<AgentId>) {
         self.emit(Effect::Publish(Publish::Agents {
-            frame: Arc::new(frame),
+            frame: Shared::new(frame),
             except,
         }));
     }
@@ -204,7 +204,7 @@ impl Desk {
         if self.roster.visitor_online(visitor) {
             self.emit(Effect::Publish(Publish::Visitor {
                 visitor,
-                frame: Arc::new(frame),
+                frame: Shared::new(frame),
                 except: except.or(self.joining),
             }));
         }

@@ -72,6 +72,11 @@ pub mod code {
 
 /// Parses one client frame; every failure has a stable code.
 pub fn parse<T: DeserializeOwned>(text: &str, known: &[&str]) -> Result<T, ErrorBody> {
+    // A good frame in one pass; only a bad one is looked at twice, to say
+    // what is wrong with it. (`known` names exactly `T`'s types.)
+    if let Ok(frame) = serde_json::from_str(text) {
+        return Ok(frame);
+    }
     let value: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| ErrorBody::new(code::BAD_JSON, format!("not valid JSON: {e}")))?;
     let ty = match value.get("type") {
@@ -92,6 +97,39 @@ pub fn parse<T: DeserializeOwned>(text: &str, known: &[&str]) -> Result<T, Error
     }
     serde_json::from_value(value)
         .map_err(|e| ErrorBody::new(code::BAD_FRAME, format!("bad '{ty}' frame: {e}")))
+}
+
+/// A frame for many sockets, encoded once (by the first socket that sends
+/// it) rather than once per socket: an agent's tabs, a room's members.
+#[derive(Debug)]
+pub struct Shared<T> {
+    frame: T,
+    text: std::sync::OnceLock<bytestring::ByteString>,
+}
+
+impl<T> Shared<T> {
+    pub fn new(frame: T) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self {
+            frame,
+            text: std::sync::OnceLock::new(),
+        })
+    }
+}
+
+impl<T: Serialize> Shared<T> {
+    /// The frame as sent.
+    pub fn text(&self) -> bytestring::ByteString {
+        self.text
+            .get_or_init(|| to_text(&self.frame).into())
+            .clone()
+    }
+}
+
+impl<T> std::ops::Deref for Shared<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.frame
+    }
 }
 
 pub fn to_text<T: Serialize>(frame: &T) -> String {

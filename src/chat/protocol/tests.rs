@@ -35,3 +35,12 @@ fn cap_trims_and_bounds() {
     assert_eq!(cap(Some("   ".into()), 64), None);
     assert_eq!(cap(Some("x".repeat(100)), 10).unwrap().len(), 10);
 }
+
+#[test]
+fn a_shared_frame_is_encoded_once_for_all_its_sockets() {
+    let frame = Shared::new(VisitorOut::Read { seq: 7 });
+    let (a, b) = (frame.text(), frame.text());
+    assert_eq!(&*a, r#"{"type":"read","seq":7}"#);
+    // The same bytes, not a second encoding.
+    assert_eq!(a.as_bytes().as_ptr(), b.as_bytes().as_ptr());
+}

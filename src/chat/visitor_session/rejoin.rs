@@ -2,14 +2,14 @@
 //! visitor's socket stays open: it joins the Desk again and is sent what it
 //! missed from storage (the record), in order and without repeats.
 
-use std::sync::Arc;
+use crate::chat::protocol::Shared;
 
 use actix::prelude::*;
 
 use super::{VisitorSession, WELCOME_MAX};
-use crate::chat::messages::{ToVisitor, VisitorJoin, VisitorLeave};
+use crate::chat::messages::{JoinReply, ToVisitor, VisitorJoin, VisitorLeave};
 use crate::chat::protocol::{with_files, MessageView, VisitorOut};
-use crate::domain::ConversationStatus;
+use crate::domain::{ConversationId, ConversationStatus};
 use crate::storage::messages as store;
 use crate::storage::{conversations, StorageError};
 
@@ -54,38 +54,51 @@ impl VisitorSession {
             };
             Ok::<_, StorageError>((reply, missed))
         };
-        ctx.wait(fut.into_actor(self).map(move |res, act, ctx| {
-            let (reply, missed) = match res {
-                Ok(r) => r,
-                Err(e) => {
-                    // The client reconnects and resumes with its last_seq.
-                    tracing::warn!(error = %e, "a visitor socket could not rejoin; closing it");
-                    return ctx.stop();
+        ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {
+            Ok((reply, missed)) => {
+                if let Some(id) = current {
+                    act.send_missed(id, reply, missed, ctx);
                 }
-            };
-            let Some(id) = current else { return };
-            let status = match (reply.status, reply.agent) {
-                (Some(ConversationStatus::Assigned), Some(agent)) => Some(VisitorOut::Assigned {
-                    conversation_id: id.0,
-                    agent,
-                }),
-                (Some(ConversationStatus::Queued), _) => Some(VisitorOut::Queued {
-                    conversation_id: id.0,
-                }),
-                (Some(ConversationStatus::Closed), _) => Some(VisitorOut::Closed {
-                    conversation_id: id.0,
-                }),
-                // No answer from the leader: the messages still come.
-                _ => None,
-            };
-            let frames = missed
-                .into_iter()
-                .map(|message| VisitorOut::Message { message })
-                .chain(status);
-            for f in frames {
-                // Through the socket's own filter: what it was sent is not sent again.
-                act.deliver(ToVisitor::Frame(Arc::new(f)), ctx);
+                // Messages read meanwhile waited for this.
+                act.store_next(ctx);
+            }
+            Err(e) => {
+                // The client reconnects and resumes with its last_seq.
+                tracing::warn!(error = %e, "a visitor socket could not rejoin; closing it");
+                ctx.stop()
             }
         }));
+    }
+
+    /// What it missed, then where its conversation stands.
+    fn send_missed(
+        &mut self,
+        id: ConversationId,
+        reply: JoinReply,
+        missed: Vec<MessageView>,
+        ctx: &mut Context<Self>,
+    ) {
+        let status = match (reply.status, reply.agent) {
+            (Some(ConversationStatus::Assigned), Some(agent)) => Some(VisitorOut::Assigned {
+                conversation_id: id.0,
+                agent,
+            }),
+            (Some(ConversationStatus::Queued), _) => Some(VisitorOut::Queued {
+                conversation_id: id.0,
+            }),
+            (Some(ConversationStatus::Closed), _) => Some(VisitorOut::Closed {
+                conversation_id: id.0,
+            }),
+            // No answer from the leader: the messages still come.
+            _ => None,
+        };
+        let frames = missed
+            .into_iter()
+            .map(|message| VisitorOut::Message { message })
+            .chain(status);
+        for f in frames {
+            // Through the socket's own filter: what it was sent is not sent again.
+            self.deliver(ToVisitor::Frame(Shared::new(f)), ctx);
+        }
     }
 }

@@ -9,6 +9,7 @@ use super::super::ChatContext;
 use crate::domain::message::{ClientId, MessageBody};
 use crate::domain::{ConversationId, Sender, Visitor};
 use crate::storage::messages::OwnedNewMessage;
+use crate::storage::writer::Place;
 use crate::storage::{attachments, conversations, StorageError};
 
 /// Why a visitor's message was not stored.
@@ -51,6 +52,7 @@ pub(super) async fn store_visitor_message(
     current: Option<ConversationId>,
     client_id: ClientId,
     (body, files): (MessageBody, Vec<i64>),
+    place: &mut Option<Place>,
 ) -> Result<(MessageView, ConversationId), SendError> {
     let mut open = current.is_some();
     let mut conversation = current.unwrap_or(ConversationId(0));
@@ -97,8 +99,13 @@ pub(super) async fn store_visitor_message(
             body: body.as_str().to_owned(),
         };
         let sent = send_files(&cx, &files, &visitor, conversation, &client_id).await?;
+        // Its place, taken when it was read; a second try takes another.
+        let held = match place {
+            Some(p) => p,
+            None => place.insert(cx.writer.admit()?),
+        };
         match cx
-            .store_message(message, sent.clone(), Origin::Visitor(session))
+            .store_admitted(held, message, sent.clone(), Origin::Visitor(session))
             .await
         {
             Ok(stored) => {
@@ -107,7 +114,10 @@ pub(super) async fn store_visitor_message(
                 return Ok((view, conversation));
             }
             // Closed meanwhile: this message starts the visitor's next conversation.
-            Err(StorageError::ConversationClosed) if attempt == 0 => open = false,
+            Err(StorageError::ConversationClosed) if attempt == 0 => {
+                open = false;
+                *place = None;
+            }
             Err(e) => return Err(e.into()),
         }
     }

@@ -13,7 +13,7 @@ use crate::storage::{DbConnection, StorageError, StorageResult};
 
 pub(super) fn insert(
     conn: &mut DbConnection,
-    batch: &[OwnedNewMessage],
+    batch: &[&OwnedNewMessage],
     now: NaiveDateTime,
 ) -> StorageResult<Vec<StorageResult<Stored>>> {
     let repeats = Repeats::find(batch);

@@ -212,11 +212,13 @@ impl OwnedNewMessage {
 /// (conversations in id order, so two batches cannot deadlock), resends return
 /// their original, and the new ones get the next `seq`s in their order here.
 /// One result per input, in input order.
-pub fn insert_batch(
+pub fn insert_batch<M: std::borrow::Borrow<OwnedNewMessage>>(
     conn: &mut DbConnection,
-    batch: &[OwnedNewMessage],
+    batch: &[M],
     now: NaiveDateTime,
 ) -> StorageResult<Vec<StorageResult<Stored>>> {
+    let batch: Vec<&OwnedNewMessage> = batch.iter().map(|m| m.borrow()).collect();
+    let batch = &batch[..];
     // Stored timestamps have microsecond precision: acknowledge what is stored.
     let now = now
         .with_nanosecond(now.nanosecond() / 1000 * 1000)

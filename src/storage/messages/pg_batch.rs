@@ -33,7 +33,7 @@ struct Inserted {
 
 pub fn insert(
     pg: &mut PgConnection,
-    batch: &[OwnedNewMessage],
+    batch: &[&OwnedNewMessage],
     now: NaiveDateTime,
 ) -> StorageResult<Vec<StorageResult<Stored>>> {
     // Resends are rare (a client that lost an answer), so the batch is
@@ -48,7 +48,7 @@ pub fn insert(
 
 fn attempt(
     pg: &mut PgConnection,
-    batch: &[OwnedNewMessage],
+    batch: &[&OwnedNewMessage],
     now: NaiveDateTime,
     look_up_resends: bool,
 ) -> StorageResult<Vec<StorageResult<Stored>>> {

@@ -14,7 +14,7 @@ pub(super) struct Repeats {
 }
 
 impl Repeats {
-    pub(super) fn find(batch: &[OwnedNewMessage]) -> Self {
+    pub(super) fn find(batch: &[&OwnedNewMessage]) -> Self {
         let mut first: HashMap<(i64, &str), usize> = HashMap::new();
         let of = batch
             .iter()
@@ -42,7 +42,7 @@ impl Repeats {
     /// id order (the order their row locks are taken in), each in batch order.
     pub(super) fn written_by_conversation(
         &self,
-        batch: &[OwnedNewMessage],
+        batch: &[&OwnedNewMessage],
     ) -> BTreeMap<i64, Vec<usize>> {
         let mut by_conv: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
         for (i, m) in batch.iter().enumerate() {
@@ -98,7 +98,7 @@ mod tests {
             new(2, Some("b")),
             new(2, Some("b")),
         ];
-        let r = Repeats::find(&batch);
+        let r = Repeats::find(&batch.iter().collect::<Vec<_>>());
         let repeats: Vec<bool> = (0..batch.len()).map(|i| r.is_repeat(i)).collect();
         assert_eq!(repeats, [false, true, false, false, true, false, true]);
 

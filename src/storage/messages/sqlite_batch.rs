@@ -23,7 +23,7 @@ struct LastSeq {
 
 pub fn insert(
     c: &mut SqliteConnection,
-    batch: &[OwnedNewMessage],
+    batch: &[&OwnedNewMessage],
     now: NaiveDateTime,
 ) -> StorageResult<Vec<StorageResult<Stored>>> {
     let repeats = Repeats::find(batch);

@@ -46,6 +46,7 @@ pub async fn metrics(
     req: HttpRequest,
     m: web::Data<Metrics>,
     state: web::Data<AppState>,
+    chat: web::Data<crate::chat::ChatContext>,
 ) -> HttpResponse {
     if let Some(token) = &state.metrics_token {
         let given = req
@@ -61,6 +62,10 @@ pub async fn metrics(
                 .body("metrics need a token");
         }
     }
+    // The Desk's gauges as they are now; a Dispatcher that does not answer
+    // within a second leaves them as they were.
+    let fresh = chat.dispatcher.send(crate::chat::messages::RefreshGauges);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), fresh).await;
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(m.render())
