@@ -31,8 +31,8 @@ pub const BUSY: &str = "the server is busy";
 pub const FLOOR: usize = 256;
 
 /// How often the pace is measured, and how much each measure counts.
-const EVERY: Duration = Duration::from_millis(20);
-const WEIGHT: f64 = 0.25;
+const EVERY: Duration = Duration::from_millis(50);
+const WEIGHT: f64 = 0.2;
 
 #[derive(Debug)]
 struct Inner {
@@ -171,10 +171,13 @@ mod tests {
 
     /// Places taken and given back at `per_sec` for `secs`, on a made-up clock.
     fn run_at(w: &Waiting, t0: Instant, per_sec: u64, secs: u64) -> Instant {
-        let mut now = t0;
-        for _ in 0..secs * 50 {
+        let (mut now, steps) = (
+            t0,
+            (Duration::from_secs(1).as_millis() / EVERY.as_millis()) as u64,
+        );
+        for _ in 0..secs * steps {
             now += EVERY;
-            for _ in 0..per_sec / 50 {
+            for _ in 0..per_sec / steps {
                 drop(w.enter_at(now).unwrap());
             }
         }
@@ -184,7 +187,7 @@ mod tests {
     #[test]
     fn the_places_follow_the_pace_times_the_delay() {
         let w = Waiting::new(0, Some(Duration::from_millis(100)));
-        let now = run_at(&w, Instant::now(), 20_000, 2);
+        let now = run_at(&w, Instant::now(), 20_000, 5);
         // 20,000 a second for 0.1 s: about 2,000 may wait.
         let held: Vec<Place> = (0..1_900).map(|_| w.enter_at(now).unwrap()).collect();
         let more: Vec<_> = (0..200).map(|_| w.enter_at(now)).collect();
@@ -200,7 +203,7 @@ mod tests {
     #[test]
     fn a_slow_pace_admits_few_and_a_stuck_one_no_more_than_the_floor() {
         let w = Waiting::new(0, Some(Duration::from_millis(100)));
-        let now = run_at(&w, Instant::now(), 1_000, 2);
+        let now = run_at(&w, Instant::now(), 1_000, 5);
         // 1,000 a second: 100 would be 0.1 s, but the floor lets a burst in.
         let held: Vec<Place> = (0..FLOOR).map(|_| w.enter_at(now).unwrap()).collect();
         assert!(w.enter_at(now).is_err());
