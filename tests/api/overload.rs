@@ -106,3 +106,104 @@ async fn a_client_sending_faster_than_it_is_stored_is_refused_quickly_and_keeps_
         .collect();
     assert_eq!(bodies, want);
 }
+
+crate::both_backends!(a_stuck_writer_takes_what_it_may_and_refuses_the_rest_at_once);
+
+/// Storage stops answering (another connection holds the write lock) while
+/// many visitors write: the first `FLOOR` messages are taken and wait, every
+/// later one is refused at once (its answer comes while storage is still
+/// stuck), and once storage answers again every acknowledged message, and
+/// every refused one sent again, is stored exactly once.
+async fn a_stuck_writer_takes_what_it_may_and_refuses_the_rest_at_once(backend: Backend) {
+    use livedesk::storage::admission::FLOOR;
+    let app = spawn_app_with(backend, |s| {
+        s.write_queue = 0; // the pace alone
+        s.visitor_sockets_per_ip = 0;
+        s.new_conversations_per_ip = 0;
+    })
+    .await;
+    let n = FLOOR + 40;
+    let mut visitors = Vec::new();
+    for _ in 0..n {
+        let mut v = Ws::visitor(&app).await;
+        v.begin("hello").await;
+        visitors.push(v);
+    }
+    let mut lock = Locked::take(&app, backend);
+    for (i, v) in visitors.iter_mut().enumerate() {
+        v.send(json!({"type": "message", "client_id": format!("m{i}"), "body": format!("n{i}")}))
+            .await;
+    }
+    // Exactly the excess is refused, while storage is still stuck.
+    let mut refused = Vec::new();
+    for (i, v) in visitors.iter_mut().enumerate().skip(FLOOR) {
+        let e = v.expect("error").await;
+        assert_eq!(
+            (e["code"].as_str(), e["client_id"].as_str()),
+            (Some("unavailable"), Some(format!("m{i}").as_str()))
+        );
+        refused.push(i);
+    }
+    assert_eq!(refused.len(), n - FLOOR);
+    lock.release();
+    for (i, v) in visitors.iter_mut().enumerate() {
+        let m = if i < FLOOR {
+            v.expect("ack").await["message"].clone()
+        } else {
+            v.say(&format!("m{i}"), &format!("n{i}")).await
+        };
+        assert_eq!(m["seq"], 2, "{m}");
+        assert_eq!(m["body"], format!("n{i}"));
+    }
+    let stored = app
+        .storage
+        .run(|db| {
+            use diesel::dsl::count_star;
+            use diesel::prelude::*;
+            use livedesk::storage::schema::messages::dsl::*;
+            messages
+                .select(count_star())
+                .first::<i64>(db)
+                .map_err(Into::into)
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored, 2 * n as i64, "each message stored once");
+}
+
+/// Another connection holding storage's write lock.
+enum Locked {
+    Sqlite(SqliteConnection),
+    Postgres(diesel::PgConnection),
+}
+
+impl Locked {
+    fn take(app: &TestApp, backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let path = app.db.url().strip_prefix("sqlite://").unwrap();
+                let mut c = SqliteConnection::establish(path).unwrap();
+                diesel::sql_query("BEGIN IMMEDIATE")
+                    .execute(&mut c)
+                    .unwrap();
+                Locked::Sqlite(c)
+            }
+            Backend::Postgres => {
+                let mut c = diesel::PgConnection::establish(app.db.url()).unwrap();
+                diesel::sql_query("BEGIN").execute(&mut c).unwrap();
+                diesel::sql_query("LOCK TABLE messages IN EXCLUSIVE MODE")
+                    .execute(&mut c)
+                    .unwrap();
+                Locked::Postgres(c)
+            }
+        }
+    }
+
+    fn release(&mut self) {
+        let r = match self {
+            Locked::Sqlite(c) => diesel::sql_query("COMMIT").execute(c),
+            Locked::Postgres(c) => diesel::sql_query("COMMIT").execute(c),
+        };
+        r.unwrap();
+    }
+}
