@@ -7,6 +7,7 @@ pub mod domain;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod metrics;
+pub mod resources;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

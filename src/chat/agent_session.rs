@@ -6,15 +6,15 @@ use std::sync::Arc;
 use crate::ws::{Incoming, ProtocolError, Wire};
 use actix::prelude::*;
 
+use super::agent_actions;
 use super::messages::*;
 use super::protocol::*;
 use super::socket::{Intake, Socket};
 use super::visitor_session::message_code;
 use super::ChatContext;
 use crate::domain::message::{ClientId, MessageBody};
-use crate::domain::{ConversationId, ConversationStatus, Role, RoomId, Sender};
-use crate::storage::messages::OwnedNewMessage;
-use crate::storage::{agents, conversations, StorageError};
+use crate::domain::{ConversationId, ConversationStatus, Role, RoomId};
+use crate::storage::agents;
 
 mod ending;
 mod history;
@@ -43,104 +43,7 @@ pub struct AgentSession {
     mine: HashSet<ConversationId>,
 }
 
-/// Why a request failed, as an `error` frame.
-fn failure(e: ChatError, conversation: i64) -> ErrorBody {
-    ErrorBody::new(e.code(), e.to_string()).conversation(conversation)
-}
-
-fn storage_failure(e: &StorageError, conversation: i64) -> ErrorBody {
-    match e {
-        StorageError::NotFound => failure(ChatError::NotFound, conversation),
-        StorageError::ConversationClosed => failure(ChatError::Closed, conversation),
-        StorageError::Unavailable(why) => {
-            tracing::debug!(why, conversation_id = conversation, "agent request refused");
-            ErrorBody::new(code::UNAVAILABLE, "please try again shortly").conversation(conversation)
-        }
-        other => {
-            tracing::error!(error = %other, conversation_id = conversation, "agent request failed");
-            ErrorBody::new(code::UNAVAILABLE, "please try again shortly").conversation(conversation)
-        }
-    }
-}
-
-/// Puts `card`'s uploads on the message or note `client_id` before it is stored.
-async fn send_files(
-    cx: &ChatContext,
-    card: &AgentCard,
-    (id, client_id): (ConversationId, &ClientId),
-    files: &[i64],
-    private: bool,
-) -> Result<Vec<FileView>, ErrorBody> {
-    let by = crate::storage::attachments::Party::Agent(card.id);
-    cx.send_files(files, by, id, client_id.as_str(), private)
-        .await
-        .map_err(|e| match e {
-            StorageError::NotFound => ErrorBody::new(
-                code::BAD_FILE,
-                "a file is not one you uploaded here, or was sent already",
-            )
-            .conversation(id.0),
-            e => storage_failure(&e, id.0),
-        })
-}
-
-/// May `card` read `id` (`write`: act on it)? Live ones as the Desk says;
-/// a closed one only its last agent or an admin.
-async fn may_touch(
-    cx: &ChatContext,
-    card: &AgentCard,
-    id: ConversationId,
-    write: bool,
-) -> Result<(), ErrorBody> {
-    let access = cx
-        .authorize(card, id, write)
-        .await
-        .map_err(|e| failure(e, id.0))?;
-    if access == Access::NotLive {
-        let conv = cx
-            .storage
-            .run(move |db| conversations::find(db, id))
-            .await
-            .map_err(|e| storage_failure(&e, id.0))?;
-        if !(card.is_admin || conv.assignment.agent == Some(card.id)) {
-            return Err(failure(ChatError::Forbidden, id.0));
-        }
-    }
-    Ok(())
-}
-
-/// May `card` write to `id` now? A closed or unknown one says which.
-async fn may_write(
-    cx: &ChatContext,
-    card: &AgentCard,
-    id: ConversationId,
-) -> Result<(), ErrorBody> {
-    let access = cx
-        .authorize(card, id, true)
-        .await
-        .map_err(|e| failure(e, id.0))?;
-    if access == Access::NotLive {
-        let known = cx.storage.run(move |db| conversations::find(db, id)).await;
-        return Err(match known {
-            Ok(_) => failure(ChatError::Closed, id.0),
-            Err(e) => storage_failure(&e, id.0),
-        });
-    }
-    Ok(())
-}
-
-/// The answer of a detached task (one that finishes whatever happens to the
-/// socket); a task that died answers `unavailable`.
-async fn detached<T>(
-    task: actix_rt::task::JoinHandle<Result<T, ErrorBody>>,
-) -> Result<T, ErrorBody> {
-    task.await.unwrap_or_else(|_| {
-        Err(ErrorBody::new(
-            code::UNAVAILABLE,
-            "please try again shortly",
-        ))
-    })
-}
+use super::agent_actions::failure;
 
 impl AgentSession {
     pub fn start(cx: Arc<ChatContext>, wire: Wire, agent: &agents::Agent, login: String) {
@@ -325,29 +228,13 @@ impl AgentSession {
         (body, files): (MessageBody, Vec<i64>),
         ctx: &mut Context<Self>,
     ) {
-        let cx = self.cx.clone();
-        let (card, session) = (self.card.clone(), self.id);
-        let cid = client_id.clone();
-        // Detached: once stored, the message reaches the Dispatcher whatever happens to this socket.
-        let task = actix_rt::spawn(async move {
-            may_write(&cx, &card, id).await?;
-            let sent = send_files(&cx, &card, (id, &cid), &files, false).await?;
-            let message = OwnedNewMessage {
-                conversation_id: id,
-                sender: Sender::Agent,
-                agent_id: Some(card.id),
-                client_id: Some(cid.as_str().to_owned()),
-                body: body.as_str().to_owned(),
-            };
-            let stored = cx
-                .store_message(message, sent.clone(), Origin::Agent(session))
-                .await
-                .map_err(|e| storage_failure(&e, id.0))?;
-            let mut view = MessageView::from(stored.message());
-            view.files = sent;
-            Ok(view)
-        });
-        let fut = detached(task);
+        let fut = agent_actions::message(
+            self.cx.clone(),
+            (self.card.clone(), self.id),
+            id,
+            client_id.clone(),
+            (body, files),
+        );
         ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {
             Ok(message) => {
                 let frame = AgentOut::Ack {

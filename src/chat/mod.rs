@@ -1,6 +1,7 @@
 //! The real-time core: one actor per socket (`VisitorSession`, `AgentSession`)
 //! and one `Dispatcher` per node.
 
+pub mod agent_actions;
 pub mod agent_session;
 pub mod assignment;
 pub mod cluster;

@@ -111,6 +111,30 @@ pub struct VisitorView {
     pub timezone: Option<String>,
     pub first_seen_at: String,
     pub last_seen_at: String,
+    /// Who the site says this is; `verified` when the site signed it.
+    #[serde(default)]
+    pub identifier: Option<String>,
+    #[serde(default)]
+    pub verified: bool,
+}
+
+impl VisitorView {
+    pub fn of(v: &crate::domain::Visitor, online: bool) -> Self {
+        VisitorView {
+            id: v.id.0,
+            name: v.name.clone(),
+            email: v.email.clone(),
+            online,
+            page_url: v.page_url.clone(),
+            referrer: v.referrer.clone(),
+            user_agent: v.user_agent.clone(),
+            timezone: v.timezone.clone(),
+            first_seen_at: rfc3339(v.first_seen_at),
+            last_seen_at: rfc3339(v.last_seen_at),
+            identifier: v.identifier.clone(),
+            verified: v.verified,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -156,18 +180,7 @@ impl ConversationView {
             id: c.conversation.id.0,
             status: c.conversation.assignment.status,
             agent: Some(agent),
-            visitor: VisitorView {
-                id: v.id.0,
-                name: v.name.clone(),
-                email: v.email.clone(),
-                online: false,
-                page_url: v.page_url.clone(),
-                referrer: v.referrer.clone(),
-                user_agent: v.user_agent.clone(),
-                timezone: v.timezone.clone(),
-                first_seen_at: rfc3339(v.first_seen_at),
-                last_seen_at: rfc3339(v.last_seen_at),
-            },
+            visitor: VisitorView::of(v, false),
             last_seq: c.conversation.last_seq,
             unread: 0,
             last_message: None,

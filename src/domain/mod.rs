@@ -8,6 +8,7 @@ pub mod conversation;
 pub mod ids;
 pub mod message;
 pub mod password;
+pub mod signing;
 pub mod text;
 pub mod visitor;
 

@@ -34,6 +34,12 @@ pub struct Visitor {
     pub last_seen_at: NaiveDateTime,
     /// An IANA zone name as the browser gave it (`Asia/Shanghai`).
     pub timezone: Option<String>,
+    /// Who the site says this is (its own id for its customer).
+    #[serde(default)]
+    pub identifier: Option<String>,
+    /// The site signed `identifier` (so it is one visitor on every device).
+    #[serde(default)]
+    pub verified: bool,
 }
 
 impl Visitor {

@@ -236,6 +236,53 @@ pub fn current(
         .collect())
 }
 
+/// A closed conversation opened again, back in the queue (the Desk then
+/// places it). `Conflict` when it is not closed, or its visitor has another
+/// one open (a visitor has one conversation at a time).
+pub fn reopen(
+    conn: &mut DbConnection,
+    id: ConversationId,
+    now: chrono::NaiveDateTime,
+) -> StorageResult<crate::domain::Conversation> {
+    use super::StorageError;
+    conn.transaction(|c| {
+        super::take_write_lock(c)?;
+        let conv = super::conversations::find(c, id)?;
+        if conv.assignment.status != ConversationStatus::Closed {
+            return Err(StorageError::Conflict);
+        }
+        if super::conversations::open_for_visitor(c, conv.visitor_id)?.is_some() {
+            return Err(StorageError::Conflict);
+        }
+        let n = diesel::update(
+            conversations::table
+                .find(id.0)
+                .filter(conversations::status.eq(ConversationStatus::Closed.as_str())),
+        )
+        .set((
+            conversations::status.eq(ConversationStatus::Queued.as_str()),
+            conversations::agent_id.eq(None::<i64>),
+            conversations::closed_at.eq(None::<chrono::NaiveDateTime>),
+            conversations::updated_at.eq(now),
+        ))
+        .execute(c)?;
+        if n == 0 {
+            return Err(StorageError::Conflict);
+        }
+        events::record(
+            c,
+            &[(
+                id.0,
+                "reopened",
+                None,
+                conv.assignment.agent.map(|a| a.0),
+                now,
+            )],
+        )?;
+        super::conversations::find(c, id)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

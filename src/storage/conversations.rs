@@ -324,3 +324,89 @@ pub fn recently_closed(
         })
         .collect())
 }
+
+/// Which conversations a list shows (the REST API's filters).
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub status: Option<ConversationStatus>,
+    pub agent: Option<AgentId>,
+    pub label: Option<i64>,
+    pub updated_since: Option<NaiveDateTime>,
+}
+
+/// A conversation with what lists show of it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub conversation: Conversation,
+    pub visitor: Visitor,
+    pub updated_at: NaiveDateTime,
+    pub closed_at: Option<NaiveDateTime>,
+}
+
+type ListedRow = (Row, VisitorRow, NaiveDateTime, Option<NaiveDateTime>);
+
+fn listed(rows: Vec<ListedRow>) -> Vec<Listed> {
+    rows.into_iter()
+        .map(|(c, v, updated_at, closed_at)| Listed {
+            conversation: c.into(),
+            visitor: v.into(),
+            updated_at,
+            closed_at,
+        })
+        .collect()
+}
+
+/// Newest first, those with an id below `before` (the cursor), at most `limit`.
+pub fn page(
+    conn: &mut DbConnection,
+    filter: &Filter,
+    before: Option<i64>,
+    limit: i64,
+) -> StorageResult<Vec<Listed>> {
+    use super::schema::conversation_labels as tagged;
+    let mut q = conversations::table
+        .inner_join(visitors::table)
+        .select((
+            Row::as_select(),
+            VisitorRow::as_select(),
+            conversations::updated_at,
+            conversations::closed_at,
+        ))
+        .order(conversations::id.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(s) = filter.status {
+        q = q.filter(conversations::status.eq(s.as_str()));
+    }
+    if let Some(a) = filter.agent {
+        q = q.filter(conversations::agent_id.eq(a.0));
+    }
+    if let Some(l) = filter.label {
+        let tagged_with = tagged::table
+            .filter(tagged::label_id.eq(l))
+            .select(tagged::conversation_id);
+        q = q.filter(conversations::id.eq_any(tagged_with));
+    }
+    if let Some(t) = filter.updated_since {
+        q = q.filter(conversations::updated_at.ge(t));
+    }
+    if let Some(b) = before {
+        q = q.filter(conversations::id.lt(b));
+    }
+    Ok(listed(q.load(conn)?))
+}
+
+/// One conversation as lists show it.
+pub fn listed_one(conn: &mut DbConnection, id: ConversationId) -> StorageResult<Listed> {
+    let row: ListedRow = conversations::table
+        .inner_join(visitors::table)
+        .filter(conversations::id.eq(id.0))
+        .select((
+            Row::as_select(),
+            VisitorRow::as_select(),
+            conversations::updated_at,
+            conversations::closed_at,
+        ))
+        .first(conn)?;
+    Ok(listed(vec![row]).remove(0))
+}

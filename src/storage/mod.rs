@@ -5,6 +5,7 @@
 pub mod admission;
 pub mod agents;
 pub mod announcements;
+pub mod api_tokens;
 pub mod archive;
 pub mod arrivals;
 pub mod assignments;
@@ -15,6 +16,7 @@ pub mod connection;
 pub mod conversations;
 pub mod events;
 pub mod files;
+pub mod identity;
 pub mod labels;
 pub mod login_attempts;
 pub mod messages;

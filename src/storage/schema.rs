@@ -56,6 +56,9 @@ diesel::table! {
         first_seen_at -> Timestamp,
         last_seen_at -> Timestamp,
         timezone -> Nullable<Text>,
+        identifier -> Nullable<Text>,
+        verified -> Bool,
+        attributes -> Text,
     }
 }
 
@@ -224,7 +227,76 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        name -> Text,
+        token_hash -> Text,
+        hint -> Text,
+        scopes -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhooks (id) {
+        id -> BigInt,
+        url -> Text,
+        events -> Text,
+        include_notes -> Bool,
+        active -> Bool,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_events (id) {
+        id -> BigInt,
+        kind -> Text,
+        conversation_id -> Nullable<BigInt>,
+        ref_id -> BigInt,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        webhook_id -> BigInt,
+        event_id -> BigInt,
+        delivery_id -> Text,
+        kind -> Text,
+        conversation_id -> Nullable<BigInt>,
+        body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        last_code -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        done_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    visitor_tokens (token_hash) {
+        token_hash -> Text,
+        visitor_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(conversation_labels -> labels (label_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::joinable!(visitor_tokens -> visitors (visitor_id));
 diesel::joinable!(notes -> conversations (conversation_id));
 diesel::joinable!(room_members -> rooms (room_id));
 diesel::joinable!(room_members -> agents (agent_id));
@@ -250,4 +322,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     conversation_labels,
     conversation_events,
     attachments,
+    api_tokens,
+    webhooks,
+    webhook_events,
+    webhook_deliveries,
+    visitor_tokens,
 );

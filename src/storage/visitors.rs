@@ -19,6 +19,8 @@ pub(crate) struct VisitorRow {
     pub last_seen_at: NaiveDateTime,
     /// An IANA zone name as the browser gave it (`Asia/Shanghai`).
     pub timezone: Option<String>,
+    pub identifier: Option<String>,
+    pub verified: bool,
 }
 
 impl From<VisitorRow> for Visitor {
@@ -33,6 +35,8 @@ impl From<VisitorRow> for Visitor {
             first_seen_at: r.first_seen_at,
             last_seen_at: r.last_seen_at,
             timezone: r.timezone,
+            identifier: r.identifier,
+            verified: r.verified,
         }
     }
 }
@@ -70,16 +74,59 @@ pub fn create(
     find_by_token_hash(conn, token_hash)?.ok_or(StorageError::NotFound)
 }
 
+/// The visitor a token names: its first token, or one it was given on
+/// another device once its identity was verified (`identity::give_token`).
 pub fn find_by_token_hash(
     conn: &mut DbConnection,
     token_hash: &str,
 ) -> StorageResult<Option<Visitor>> {
-    Ok(visitors::table
+    use super::schema::visitor_tokens as more;
+    let first = visitors::table
         .filter(visitors::token_hash.eq(token_hash))
         .select(VisitorRow::as_select())
         .first::<VisitorRow>(conn)
-        .optional()?
-        .map(Into::into))
+        .optional()?;
+    let row = match first {
+        Some(r) => Some(r),
+        None => more::table
+            .inner_join(visitors::table)
+            .filter(more::token_hash.eq(token_hash))
+            .select(VisitorRow::as_select())
+            .first::<VisitorRow>(conn)
+            .optional()?,
+    };
+    Ok(row.map(Into::into))
+}
+
+/// What the site or an integration attached to the visitor (a JSON object).
+pub fn attributes(conn: &mut DbConnection, id: VisitorId) -> StorageResult<String> {
+    Ok(visitors::table
+        .find(id.0)
+        .select(visitors::attributes)
+        .first(conn)?)
+}
+
+/// Changes what is given (`Some`); a `Some(None)` clears a name or email.
+pub fn update_profile(
+    conn: &mut DbConnection,
+    id: VisitorId,
+    name: Option<Option<String>>,
+    email: Option<Option<String>>,
+    attributes: Option<String>,
+) -> StorageResult<Visitor> {
+    let current = find(conn, id)?;
+    let attrs = match attributes {
+        Some(a) => a,
+        None => self::attributes(conn, id)?,
+    };
+    diesel::update(visitors::table.find(id.0))
+        .set((
+            visitors::name.eq(name.unwrap_or(current.name)),
+            visitors::email.eq(email.unwrap_or(current.email)),
+            visitors::attributes.eq(attrs),
+        ))
+        .execute(conn)?;
+    find(conn, id)
 }
 
 pub fn find(conn: &mut DbConnection, id: VisitorId) -> StorageResult<Visitor> {
@@ -180,6 +227,8 @@ pub(crate) fn arrive_new_pg(
                 first_seen_at: now,
                 last_seen_at: now,
                 timezone: info.timezone.clone(),
+                identifier: None,
+                verified: false,
             })
         })
         .collect()

@@ -16,32 +16,7 @@ impl AgentSession {
     /// Dispatcher tells everyone (see `conversations::close_open` for why
     /// storage goes first).
     pub(super) fn close(&mut self, id: ConversationId, ctx: &mut Context<Self>) {
-        let cx = self.cx.clone();
-        let card = self.card.clone();
-        let fut = async move {
-            let access = cx.authorize(&card, id, false).await?;
-            if access == Access::NotLive {
-                // Not open here: closed already, or unknown.
-                return Err(
-                    match cx.storage.run(move |db| conversations::find(db, id)).await {
-                        Ok(_) => ChatError::Closed,
-                        Err(_) => ChatError::NotFound,
-                    },
-                );
-            }
-            let now = cx.clock.now_naive();
-            cx.storage
-                .run(move |db| conversations::close_open(db, &[id], now))
-                .await
-                .map_err(|_| ChatError::Unavailable)?;
-            cx.dispatcher
-                .send(Close {
-                    by: card,
-                    conversation: id,
-                })
-                .await
-                .map_err(|_| ChatError::Unavailable)?
-        };
+        let fut = crate::chat::agent_actions::close(self.cx.clone(), self.card.clone(), id);
         ctx.wait(fut.into_actor(self).map(move |res, act, ctx| {
             if let Err(e) = res {
                 act.error(failure(e, id.0), ctx);

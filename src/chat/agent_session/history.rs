@@ -3,7 +3,8 @@
 
 use actix::prelude::*;
 
-use super::{storage_failure, AgentSession};
+use super::AgentSession;
+use crate::chat::agent_actions::storage_failure;
 use crate::chat::protocol::*;
 use crate::domain::ConversationId;
 use crate::storage::messages::{self as store, Message};
@@ -53,7 +54,7 @@ impl AgentSession {
         let cx = self.cx.clone();
         let card = self.card.clone();
         let fut = async move {
-            super::may_touch(&cx, &card, id, false).await?;
+            crate::chat::agent_actions::may_touch(&cx, &card, id, false).await?;
             Ok(())
         };
         ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {

@@ -4,7 +4,8 @@
 
 use actix::prelude::*;
 
-use super::{storage_failure, AgentSession};
+use super::AgentSession;
+use crate::chat::agent_actions::storage_failure;
 use crate::chat::messages::*;
 use crate::chat::protocol::*;
 use crate::domain::ConversationId;
@@ -21,7 +22,7 @@ impl AgentSession {
         let cx = self.cx.clone();
         let card = self.card.clone();
         let fut = async move {
-            super::may_touch(&cx, &card, id, true).await?;
+            crate::chat::agent_actions::may_touch(&cx, &card, id, true).await?;
             let now = cx
                 .storage
                 .run(move |db| labels::set(db, id, label, on))

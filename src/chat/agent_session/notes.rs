@@ -4,12 +4,12 @@
 
 use actix::prelude::*;
 
-use super::{failure, storage_failure, AgentSession};
+use super::AgentSession;
+use crate::chat::agent_actions::failure;
 use crate::chat::messages::*;
 use crate::chat::protocol::*;
 use crate::domain::message::{ClientId, MessageBody};
 use crate::domain::ConversationId;
-use crate::storage::notes;
 
 impl AgentSession {
     /// Stores a note, then the Dispatcher delivers it to the owner's other
@@ -61,35 +61,18 @@ impl AgentSession {
     }
 }
 
-/// Checks and stores a note; once stored it reaches the Dispatcher whatever
-/// happens to the socket (a detached task).
+/// Checks and stores a note.
 fn write(
     s: &AgentSession,
     id: ConversationId,
     client_id: ClientId,
     (body, files): (MessageBody, Vec<i64>),
 ) -> impl std::future::Future<Output = Result<MessageView, ErrorBody>> {
-    let cx = s.cx.clone();
-    let (card, session) = (s.card.clone(), s.id);
-    let task = actix_rt::spawn(async move {
-        super::may_write(&cx, &card, id).await?;
-        let sent = super::send_files(&cx, &card, (id, &client_id), &files, true).await?;
-        let now = cx.clock.now_naive();
-        let agent = card.id;
-        let (note, new) = cx
-            .storage
-            .run(move |db| notes::insert(db, id, agent, client_id.as_str(), body.as_str(), now))
-            .await
-            .map_err(|e| storage_failure(&e, id.0))?;
-        let mut view = MessageView::note(&note);
-        view.files = sent;
-        if new {
-            cx.dispatcher.do_send(Deliver {
-                message: view.clone(),
-                origin: Origin::Agent(session),
-            });
-        }
-        Ok(view)
-    });
-    super::detached(task)
+    crate::chat::agent_actions::note(
+        s.cx.clone(),
+        (s.card.clone(), s.id),
+        id,
+        client_id,
+        (body, files),
+    )
 }

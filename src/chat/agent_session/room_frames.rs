@@ -73,7 +73,7 @@ impl AgentSession {
             }
             Ok(view)
         });
-        let fut = super::detached(task);
+        let fut = crate::chat::agent_actions::detached(task);
         ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {
             Ok(message) => {
                 let frame = AgentOut::RoomAck {

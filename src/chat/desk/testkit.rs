@@ -45,6 +45,8 @@ pub(super) fn visitor(id: i64) -> Visitor {
         first_seen_at: t(0),
         last_seen_at: t(0),
         timezone: None,
+        identifier: None,
+        verified: false,
     }
 }
 

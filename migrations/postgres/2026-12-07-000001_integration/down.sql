@@ -1,0 +1,25 @@
+DROP TRIGGER visitors_outbox_changed ON visitors;
+DROP FUNCTION livedesk_outbox_visitors_changed();
+DROP TRIGGER visitors_outbox_new ON visitors;
+DROP FUNCTION livedesk_outbox_visitors_new();
+DROP TRIGGER conversation_events_outbox ON conversation_events;
+DROP FUNCTION livedesk_outbox_conversation_events();
+DROP TRIGGER conversations_outbox ON conversations;
+DROP FUNCTION livedesk_outbox_conversations();
+DROP TRIGGER notes_outbox ON notes;
+DROP FUNCTION livedesk_outbox_notes();
+DROP TRIGGER messages_outbox ON messages;
+DROP FUNCTION livedesk_outbox_messages();
+DELETE FROM conversation_events WHERE kind = 'reopened';
+ALTER TABLE conversation_events DROP CONSTRAINT conversation_events_kind_check;
+ALTER TABLE conversation_events ADD CONSTRAINT conversation_events_kind_check
+    CHECK (kind IN ('assigned', 'queued', 'closed'));
+DROP TABLE visitor_tokens;
+DROP INDEX visitors_verified_identifier;
+ALTER TABLE visitors DROP COLUMN attributes;
+ALTER TABLE visitors DROP COLUMN verified;
+ALTER TABLE visitors DROP COLUMN identifier;
+DROP TABLE webhook_deliveries;
+DROP TABLE webhook_events;
+DROP TABLE webhooks;
+DROP TABLE api_tokens;
