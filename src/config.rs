@@ -290,6 +290,32 @@ pub struct Settings {
     /// Log line format.
     #[arg(long, env = "LIVEDESK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Every visitor must prove who they are: a `hello` without an
+    /// identifier signed with the site's secret is refused (`identity_invalid`).
+    #[arg(long, env = "LIVEDESK_IDENTITY_REQUIRED", default_value_t = false)]
+    pub identity_required: bool,
+
+    /// REST API requests per second one token may make on average…
+    #[arg(long, env = "LIVEDESK_API_RATE", default_value_t = 20)]
+    pub api_rate: u32,
+
+    /// …and in a burst; the excess gets 429 `rate_limited`.
+    #[arg(long, env = "LIVEDESK_API_BURST", default_value_t = 40)]
+    pub api_burst: u32,
+
+    /// Webhooks may go to loopback, private and link-local addresses
+    /// (refused by default: an endpoint must not reach inside your network).
+    #[arg(long, env = "LIVEDESK_WEBHOOK_ALLOW_PRIVATE", default_value_t = false)]
+    pub webhook_allow_private: bool,
+
+    /// A webhook delivery that keeps failing is tried again for this many hours, then marked failed.
+    #[arg(long, env = "LIVEDESK_WEBHOOK_RETRY_HOURS", default_value_t = 24)]
+    pub webhook_retry_hours: u64,
+
+    /// How long one webhook request may take, in seconds.
+    #[arg(long, env = "LIVEDESK_WEBHOOK_TIMEOUT_SECS", default_value_t = 10)]
+    pub webhook_timeout_secs: u64,
 }
 
 impl Settings {

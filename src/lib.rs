@@ -12,4 +12,5 @@ pub mod startup;
 pub mod storage;
 pub mod telemetry;
 pub mod web;
+pub mod webhooks;
 pub mod ws;

@@ -37,6 +37,7 @@ pub struct Application {
     renewal: Option<StopOnDrop>,
     dispatcher: actix::Addr<Dispatcher>,
     dispatcher_system: actix::System,
+    webhooks_system: actix::System,
     /// Set when this start created the first admin (for printing once).
     pub first_admin: Option<FirstAdmin>,
 }
@@ -207,6 +208,15 @@ impl Application {
             .with_seed(rooms, labels),
         };
         let (dispatcher, dispatcher_system) = dispatcher.start_on_own_thread();
+        let webhooks_system = crate::webhooks::start(
+            storage.clone(),
+            clock.clone(),
+            crate::webhooks::WebhookConfig {
+                allow_private: settings.webhook_allow_private,
+                retry_for: Duration::from_secs(settings.webhook_retry_hours * 3600),
+                timeout: Duration::from_secs(settings.webhook_timeout_secs.max(1)),
+            },
+        );
         let agent_sockets = std::sync::Arc::new(crate::chat::hub::AgentSockets::default());
         let chat = web::Data::new(ChatContext {
             storage: storage.clone(),
@@ -277,7 +287,14 @@ impl Application {
                 allowed: crate::domain::attachment::Allowed::parse(&settings.upload_types),
                 per_visitor: crate::chat::limits::PerMinute::new(settings.uploads_per_minute),
             },
+            identity_required: settings.identity_required,
+            webhook_allow_private: settings.webhook_allow_private,
         });
+        let api_limits = web::Data::new(crate::web::api::ApiLimits::new(
+            settings.api_rate,
+            settings.api_burst,
+        ));
+        let api_doc = web::Data::new(crate::web::api::OpenApiJson(crate::web::api::document()));
         let metrics_data = web::Data::new(metrics);
         let store = DbSessionStore::new(storage.clone(), clock.clone());
         let secure = settings.secure_cookies;
@@ -312,10 +329,12 @@ impl Application {
                         .session_ttl_extension_policy(TtlExtensionPolicy::OnEveryRequest),
                 )
                 .build();
-            App::new()
-                .app_data(state.clone())
+            let (app, _) = crate::web::api::mount(App::new());
+            app.app_data(state.clone())
                 .app_data(metrics_data.clone())
                 .app_data(chat.clone())
+                .app_data(api_limits.clone())
+                .app_data(api_doc.clone())
                 // Inner to outer: error pages see every handler's response;
                 // sessions wrap them (a session store failure surfaces as a
                 // plain 5xx, counted by the metrics middleware).
@@ -335,6 +354,7 @@ impl Application {
             renewal,
             dispatcher,
             dispatcher_system,
+            webhooks_system,
             first_admin,
         })
     }
@@ -356,6 +376,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.dispatcher_system.stop();
+        self.webhooks_system.stop();
         // A clean stop gives the leases back: the next node may start at once.
         drop(self.renewal);
         if let Some(bus) = self.role.bus() {

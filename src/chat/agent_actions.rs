@@ -206,3 +206,39 @@ pub async fn close(
         .await
         .map_err(|_| ChatError::Unavailable)?
 }
+
+/// Posts to a team room as `card` (a member, or `not_found`); once stored
+/// it reaches the Dispatcher whatever happens to the asker.
+pub async fn room_message(
+    cx: Arc<ChatContext>,
+    (card, session): (AgentCard, SessionId),
+    room: crate::domain::RoomId,
+    client_id: ClientId,
+    body: MessageBody,
+) -> Result<RoomMessageView, ErrorBody> {
+    use crate::storage::rooms::messages as posts;
+    let task = actix_rt::spawn(async move {
+        let now = cx.clock.now_naive();
+        let posted = cx
+            .storage
+            .run(move |db| {
+                let author = posts::Author {
+                    id: card.id,
+                    name: &card.name,
+                };
+                posts::insert(db, room, &author, client_id.as_str(), body.as_str(), now)
+            })
+            .await
+            .map_err(|e| super::agent_session::room_failure(&e, room))?;
+        let view = RoomMessageView::of(&posted.message, &posted.mentions);
+        if posted.new {
+            cx.dispatcher.do_send(RoomDeliver {
+                message: view.clone(),
+                to: posted.to,
+                except: Some(session),
+            });
+        }
+        Ok(view)
+    });
+    detached(task).await
+}

@@ -34,6 +34,50 @@ fn of(owner: Owner) -> canned::BoxedQuery<'static, Backend> {
     }
 }
 
+pub fn find(conn: &mut DbConnection, id: i64) -> StorageResult<Canned> {
+    Ok(canned::table
+        .find(id)
+        .select(Canned::as_select())
+        .first(conn)?)
+}
+
+/// Every response, shared and personal, by owner then shortcut.
+pub fn all(conn: &mut DbConnection) -> StorageResult<Vec<Canned>> {
+    Ok(canned::table
+        .order((
+            canned::owner_id.asc(),
+            canned::shortcut.asc(),
+            canned::id.asc(),
+        ))
+        .select(Canned::as_select())
+        .load(conn)?)
+}
+
+/// Changes one response; `Conflict`: its owner has that shortcut already.
+pub fn update(
+    conn: &mut DbConnection,
+    id: i64,
+    shortcut: &str,
+    body: &str,
+) -> StorageResult<Canned> {
+    conn.transaction(|c| {
+        take_write_lock(c)?;
+        let cur = find(c, id)?;
+        let clash = of(cur.owner_id.map(AgentId))
+            .filter(canned::shortcut.eq(shortcut.to_owned()))
+            .filter(canned::id.ne(id))
+            .count()
+            .get_result::<i64>(c)?;
+        if clash > 0 {
+            return Err(StorageError::Conflict);
+        }
+        diesel::update(canned::table.find(id))
+            .set((canned::shortcut.eq(shortcut), canned::body.eq(body)))
+            .execute(c)?;
+        find(c, id)
+    })
+}
+
 /// One owner's responses, by shortcut.
 pub fn list(conn: &mut DbConnection, owner: Owner) -> StorageResult<Vec<Canned>> {
     Ok(of(owner)

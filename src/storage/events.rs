@@ -80,6 +80,13 @@ pub fn record_pg(pg: &mut diesel::PgConnection, rows: &[Row]) -> StorageResult<(
     insert_rows!(pg, rows)
 }
 
+pub fn find(conn: &mut DbConnection, id: i64) -> StorageResult<Event> {
+    Ok(events::table
+        .find(id)
+        .select(Event::as_select())
+        .first(conn)?)
+}
+
 /// A conversation's events, oldest first.
 pub fn of(conn: &mut DbConnection, id: ConversationId) -> StorageResult<Vec<Event>> {
     Ok(events::table

@@ -20,6 +20,52 @@ pub enum Claim {
     Unverified(String),
 }
 
+/// Where the site's identity secret is kept.
+const SECRET: &str = "identity_secret";
+
+/// The site's secret, once an admin has made one.
+pub fn secret(conn: &mut DbConnection) -> StorageResult<Option<String>> {
+    super::settings::get(conn, SECRET)
+}
+
+/// A new secret for the site (the old one stops verifying at once).
+pub fn new_secret(conn: &mut DbConnection) -> StorageResult<String> {
+    let s = crate::domain::signing::new_secret("idsec_");
+    super::settings::put(conn, SECRET, &s)?;
+    Ok(s)
+}
+
+/// An identity that may not be used (`identity_invalid`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Invalid;
+
+/// Judges what a visitor says about itself: nothing, an identifier the
+/// site signed (verified), or one it did not (unverified, refused when the
+/// site requires a signature). An identifier is 1–255 characters, no controls.
+pub fn judge(
+    secret: Option<&str>,
+    identifier: Option<&str>,
+    hash: Option<&str>,
+    required: bool,
+) -> Result<Option<Claim>, Invalid> {
+    let id = identifier.map(str::trim).filter(|i| !i.is_empty());
+    let Some(id) = id else {
+        return if required { Err(Invalid) } else { Ok(None) };
+    };
+    if id.chars().count() > 255 || id.chars().any(char::is_control) {
+        return Err(Invalid);
+    }
+    let signed = match (secret, hash) {
+        (Some(s), Some(h)) => crate::domain::signing::identity_matches(s, id, h),
+        _ => false,
+    };
+    match (signed, required) {
+        (true, _) => Ok(Some(Claim::Verified(id.to_owned()))),
+        (false, true) => Err(Invalid),
+        (false, false) => Ok(Some(Claim::Unverified(id.to_owned()))),
+    }
+}
+
 /// The verified visitor with this identifier.
 pub fn find_verified(conn: &mut DbConnection, identifier: &str) -> StorageResult<Option<Visitor>> {
     Ok(v::table
@@ -149,4 +195,41 @@ fn create(
 ) -> StorageResult<(Visitor, String)> {
     let t = new_token();
     Ok((visitors::create(db, &token_hash(&t), info, now)?, t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::signing::hmac_hex;
+
+    #[test]
+    fn a_claim_is_judged_by_its_signature_and_the_sites_rule() {
+        let h = hmac_hex(b"k", b"cust-1");
+        let ok = |r: Result<Option<Claim>, Invalid>| r.unwrap();
+        assert_eq!(
+            ok(judge(Some("k"), Some("cust-1"), Some(&h), true)),
+            Some(Claim::Verified("cust-1".into()))
+        );
+        assert_eq!(
+            ok(judge(Some("k"), Some(" cust-1 "), Some(&h), false)),
+            Some(Claim::Verified("cust-1".into()))
+        );
+        assert_eq!(
+            ok(judge(Some("k"), Some("cust-1"), Some("00"), false)),
+            Some(Claim::Unverified("cust-1".into()))
+        );
+        assert_eq!(
+            ok(judge(None, Some("cust-1"), Some(&h), false)),
+            Some(Claim::Unverified("cust-1".into()))
+        );
+        assert_eq!(ok(judge(Some("k"), None, None, false)), None);
+        assert_eq!(
+            judge(Some("k"), Some("cust-1"), Some("00"), true),
+            Err(Invalid)
+        );
+        assert_eq!(judge(Some("k"), Some("cust-1"), None, true), Err(Invalid));
+        assert_eq!(judge(Some("k"), None, None, true), Err(Invalid));
+        assert_eq!(judge(None, Some("cust-1"), Some(&h), true), Err(Invalid));
+        assert_eq!(judge(Some("k"), Some("a\nb"), None, false), Err(Invalid));
+    }
 }

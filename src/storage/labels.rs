@@ -135,6 +135,41 @@ pub fn set(
     })
 }
 
+/// Gives a conversation exactly these labels; answers them after.
+/// `NotFound`: one is no label.
+pub fn replace(
+    conn: &mut DbConnection,
+    conversation: ConversationId,
+    ids: &[i64],
+) -> StorageResult<Vec<Label>> {
+    conn.transaction(|c| {
+        take_write_lock(c)?;
+        let known: i64 = labels::table
+            .filter(labels::id.eq_any(ids))
+            .count()
+            .get_result(c)?;
+        let mut wanted = ids.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        if known != wanted.len() as i64 {
+            return Err(StorageError::NotFound);
+        }
+        diesel::delete(tagged::table.filter(tagged::conversation_id.eq(conversation.0)))
+            .execute(c)?;
+        for l in &wanted {
+            diesel::insert_into(tagged::table)
+                .values((
+                    tagged::conversation_id.eq(conversation.0),
+                    tagged::label_id.eq(*l),
+                ))
+                .execute(c)?;
+        }
+        Ok(of(c, &[conversation])?
+            .remove(&conversation)
+            .unwrap_or_default())
+    })
+}
+
 /// The labels of each of these conversations (by name).
 pub fn of(
     conn: &mut DbConnection,

@@ -30,6 +30,7 @@ pub mod sessions;
 pub mod settings;
 pub mod transcripts;
 pub mod visitors;
+pub mod webhooks;
 pub mod writer;
 
 pub use connection::{Backend, DatabaseUrl, DbConnection, DbPool, Storage};

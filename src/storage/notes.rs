@@ -23,6 +23,13 @@ pub struct Note {
     pub created_at: NaiveDateTime,
 }
 
+pub fn find(conn: &mut DbConnection, id: i64) -> StorageResult<Note> {
+    Ok(notes::table
+        .find(id)
+        .select(Note::as_select())
+        .first(conn)?)
+}
+
 /// Stores a note on an open conversation; a resent `client_id` gets the
 /// original back (`Ok((note, false))`).
 pub fn insert(

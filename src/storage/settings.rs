@@ -31,3 +31,14 @@ pub fn get_or_insert(conn: &mut DbConnection, key: &str, value: &str) -> Storage
         Err(e) => Err(e.into()),
     }
 }
+
+/// Sets `key` to `value`, whatever it held.
+pub fn put(conn: &mut DbConnection, key: &str, value: &str) -> StorageResult<()> {
+    conn.transaction(|c| {
+        diesel::delete(settings::table.filter(settings::name.eq(key))).execute(c)?;
+        diesel::insert_into(settings::table)
+            .values((settings::name.eq(key), settings::value.eq(value)))
+            .execute(c)?;
+        Ok(())
+    })
+}

@@ -144,6 +144,10 @@ pub async fn while_database_down(
     let exempt = matches!(path, "/healthz" | "/metrics" | "/widget.js")
         || path.starts_with("/static/")
         || path.starts_with("/ws/");
+    if down && path.starts_with("/api/") {
+        let res = super::api::ApiErr::unavailable().error_response();
+        return Ok(req.into_response(res));
+    }
     if down && !exempt {
         let res = WebError::Unavailable("database").error_response();
         return Ok(req.into_response(res));

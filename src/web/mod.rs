@@ -1,5 +1,6 @@
 //! HTTP: routes, pages, sessions, errors.
 
+pub mod api;
 pub mod auth;
 pub mod chrome;
 pub mod conn;

@@ -25,6 +25,10 @@ pub struct AppState {
     pub hasher: super::hashing::Hasher,
     /// Uploaded files: where, how large, which types, how often.
     pub uploads: super::files::Uploads,
+    /// Visitors must prove who they are (`LIVEDESK_IDENTITY_REQUIRED`).
+    pub identity_required: bool,
+    /// Webhook endpoints may be internal addresses (`LIVEDESK_WEBHOOK_ALLOW_PRIVATE`).
+    pub webhook_allow_private: bool,
 }
 
 #[derive(Debug, Clone)]

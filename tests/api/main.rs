@@ -33,6 +33,7 @@ mod opening;
 mod overload;
 mod ownership;
 mod process;
+mod rest;
 mod rooms;
 mod rooms_admin;
 mod slow_clients;

@@ -12,7 +12,7 @@ use crate::domain::RoomId;
 use crate::storage::rooms::{self, messages as posts};
 use crate::storage::StorageError;
 
-fn room_failure(e: &StorageError, room: RoomId) -> ErrorBody {
+pub(crate) fn room_failure(e: &StorageError, room: RoomId) -> ErrorBody {
     match e {
         StorageError::NotFound => ErrorBody::new(code::NOT_FOUND, "no such room"),
         other => {
@@ -45,35 +45,13 @@ impl AgentSession {
                 return self.error(e.room(room.0), ctx);
             }
         };
-        let cx = self.cx.clone();
-        let (card, session) = (self.card.clone(), self.id);
-        let c = cid.clone();
-        // Detached: once stored, the message reaches the Dispatcher whatever
-        // happens to this socket.
-        let task = actix_rt::spawn(async move {
-            let now = cx.clock.now_naive();
-            let posted = cx
-                .storage
-                .run(move |db| {
-                    let author = posts::Author {
-                        id: card.id,
-                        name: &card.name,
-                    };
-                    posts::insert(db, room, &author, c.as_str(), body.as_str(), now)
-                })
-                .await
-                .map_err(|e| room_failure(&e, room))?;
-            let view = RoomMessageView::of(&posted.message, &posted.mentions);
-            if posted.new {
-                cx.dispatcher.do_send(RoomDeliver {
-                    message: view.clone(),
-                    to: posted.to,
-                    except: Some(session),
-                });
-            }
-            Ok(view)
-        });
-        let fut = crate::chat::agent_actions::detached(task);
+        let fut = crate::chat::agent_actions::room_message(
+            self.cx.clone(),
+            (self.card.clone(), self.id),
+            room,
+            cid.clone(),
+            body,
+        );
         ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {
             Ok(message) => {
                 let frame = AgentOut::RoomAck {

@@ -66,6 +66,9 @@ pub mod code {
     pub const UNAVAILABLE: &str = "unavailable";
     pub const TOO_MANY_CONNECTIONS: &str = "too_many_connections";
     pub const TOO_MANY_CONVERSATIONS: &str = "too_many_conversations";
+    /// An identifier whose hash is not the site's signature of it (or none,
+    /// where the site requires one).
+    pub const IDENTITY_INVALID: &str = "identity_invalid";
     /// A field out of bounds (a room message's body).
     pub const VALIDATION: &str = "validation";
 }

@@ -117,6 +117,20 @@ fn by_client_id(
         .map(Into::into))
 }
 
+/// These messages by id (those that exist), in id order.
+pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> StorageResult<Vec<Message>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let rows: Vec<Row> = messages::table
+            .filter(messages::id.eq_any(chunk))
+            .order(messages::id.asc())
+            .select(Row::as_select())
+            .load(conn)?;
+        out.extend(rows.into_iter().map(Message::from));
+    }
+    Ok(out)
+}
+
 /// Messages with `seq > after`, oldest first, at most `limit`.
 pub fn after(
     conn: &mut DbConnection,
