@@ -52,7 +52,7 @@ pub fn insert(
             announcements::created_at.eq(now),
         ))
         .execute(conn)?;
-    let id = last_insert_id(conn)?;
+    let id = last_insert_id(conn, "announcements")?;
     Ok(announcements::table
         .find(id)
         .select(Announcement::as_select())

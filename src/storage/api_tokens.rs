@@ -115,7 +115,7 @@ pub fn create(
                 t::expires_at.eq(expires_at),
             ))
             .execute(c)?;
-        let id = last_insert_id(c)?;
+        let id = last_insert_id(c, "api_tokens")?;
         Ok((find(c, id)?, token))
     })
 }

@@ -82,7 +82,7 @@ pub fn insert(
                 attachments::created_at.eq(now),
             ))
             .execute(c)?;
-        let id = last_insert_id(c)?;
+        let id = last_insert_id(c, "attachments")?;
         find(c, id)
     })
 }

@@ -124,7 +124,7 @@ pub fn put(
                     canned::created_at.eq(now),
                 ))
                 .execute(c)?;
-            last_insert_id(c)?;
+            last_insert_id(c, "canned_responses")?;
         }
         let n: i64 = of(owner).count().get_result(c)?;
         if n > MAX_PER_OWNER {

@@ -60,7 +60,7 @@ pub fn insert_new(
             conversations::updated_at.eq(now),
         ))
         .execute(c)?;
-    let id = last_insert_id(c)?;
+    let id = last_insert_id(c, "conversations")?;
     find(c, ConversationId(id))
 }
 

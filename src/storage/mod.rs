@@ -79,16 +79,25 @@ diesel::define_sql_function! {
     /// SQLite: id of the row the last INSERT on this connection created.
     fn last_insert_rowid() -> diesel::sql_types::BigInt;
 }
-diesel::define_sql_function! {
-    /// PostgreSQL: the sequence value the last INSERT on this session drew.
-    fn lastval() -> diesel::sql_types::BigInt;
-}
 
-/// Id of the row just inserted on this connection (MultiConnection has no RETURNING).
-pub(crate) fn last_insert_id(conn: &mut DbConnection) -> StorageResult<i64> {
+/// Id of the row just inserted into `table` on this connection
+/// (MultiConnection has no RETURNING). On PostgreSQL that is the table's own
+/// sequence (`lastval()` would be whichever sequence a trigger drew from
+/// last: the webhook outbox's); SQLite restores its value after triggers.
+pub(crate) fn last_insert_id(conn: &mut DbConnection, table: &'static str) -> StorageResult<i64> {
     use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+    }
     Ok(match conn {
-        DbConnection::Pg(c) => diesel::select(lastval()).get_result(c)?,
+        DbConnection::Pg(c) => {
+            diesel::sql_query("SELECT currval(pg_get_serial_sequence($1, 'id')) AS id")
+                .bind::<diesel::sql_types::Text, _>(table)
+                .get_result::<Id>(c)?
+                .id
+        }
         DbConnection::Sqlite(c) => diesel::select(last_insert_rowid()).get_result(c)?,
     })
 }

@@ -65,7 +65,7 @@ pub fn insert(
                 notes::created_at.eq(now),
             ))
             .execute(c)?;
-        let id = last_insert_id(c)?;
+        let id = last_insert_id(c, "notes")?;
         Ok((
             notes::table.find(id).select(Note::as_select()).first(c)?,
             true,

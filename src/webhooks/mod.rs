@@ -28,9 +28,8 @@ pub struct WebhookConfig {
 
 /// How often the outbox and the due deliveries are looked at.
 const TICK: Duration = Duration::from_millis(250);
-/// Deliveries claimed at once; each claim holds them this long.
+/// Deliveries claimed at once.
 const CLAIM: i64 = 32;
-const LEASE_SECS: i64 = 120;
 
 /// Starts the webhook thread; stop it with the returned system.
 pub fn start(storage: Storage, clock: Clock, cfg: WebhookConfig) -> actix::System {
@@ -70,7 +69,10 @@ async fn tick(storage: &Storage, clock: &Clock, cfg: &WebhookConfig, http: &awc:
             0
         }
     };
-    let lease = chrono::Duration::seconds(LEASE_SECS);
+    // A claim outlives the request it is for: past it, another node (or
+    // this one, restarted after dying mid-send) sends the delivery again.
+    let lease =
+        chrono::Duration::from_std(cfg.timeout * 2 + Duration::from_secs(5)).unwrap_or_default();
     let claimed = match storage
         .run(move |db| webhooks::claim(db, now, lease, CLAIM))
         .await

@@ -25,8 +25,13 @@ impl Api {
     }
 
     pub fn with_token(app: &TestApp, token: &str) -> Api {
+        Api::at(&app.address, token)
+    }
+
+    /// At a node's address (a node of its own process).
+    pub fn at(address: &str, token: &str) -> Api {
         Api {
-            base: format!("{}/api/v1", app.address),
+            base: format!("{address}/api/v1"),
             token: token.to_owned(),
             http: reqwest::Client::new(),
         }

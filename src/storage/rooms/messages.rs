@@ -100,7 +100,7 @@ pub fn insert(
                 room_messages::created_at.eq(now),
             ))
             .execute(c)?;
-        let id = last_insert_id(c)?;
+        let id = last_insert_id(c, "room_messages")?;
         let to = members(c, &r)?;
         let names = mentioned(body);
         let found: Vec<i64> = match names.is_empty() {

@@ -96,7 +96,7 @@ pub fn create(
                 rooms::created_at.eq(now),
             ))
             .execute(c)?;
-        let id = RoomId(last_insert_id(c)?);
+        let id = RoomId(last_insert_id(c, "rooms")?);
         for a in members {
             add_member_in(c, id, *a)?;
         }

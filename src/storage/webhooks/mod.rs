@@ -119,7 +119,7 @@ pub fn create(
                 w::created_at.eq(now),
             ))
             .execute(c)?;
-        let id = last_insert_id(c)?;
+        let id = last_insert_id(c, "webhooks")?;
         Ok((find(c, id)?, secret.clone()))
     })
 }
