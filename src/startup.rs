@@ -261,6 +261,7 @@ impl Application {
             ),
             notices: Default::default(),
             agent_capacity: settings.agent_capacity,
+            identity_required: settings.identity_required,
         });
         let state = web::Data::new(AppState {
             storage: storage.clone(),

@@ -55,6 +55,8 @@
   }
   function details(v, T) {
     text("d-name", v.name, T); text("d-email", v.email, T); pageLink(v.page_url, T);
+    // The site's id for its customer: marked verified only when it signed it.
+    text("d-identity", v.identifier ? v.identifier + (v.verified ? " \u2713 " + T.verified : " (" + T.unverified + ")") : null, T);
     text("d-local", localTime(v.timezone), T);
     text("d-referrer", v.referrer, T); text("d-browser", v.user_agent, T);
     text("d-first", v.first_seen_at ? new Date(v.first_seen_at).toLocaleString() : null, T);

@@ -44,10 +44,11 @@
   function toParent(msg) { if (framed && parentOrigin) window.parent.postMessage(msg, parentOrigin); }
 
   var token = load("token", null);
-  var user = load("user", { name: null, email: null });
+  var NOBODY = { name: null, email: null, identifier: null, identifier_hash: null };
+  var user = Object.assign({}, NOBODY, load("user", {}));
   var outbox = load("outbox", []);
   var ctx = { page_url: framed ? null : location.href, referrer: framed ? null : (document.referrer || null) };
-  var ws = null, welcomed = false, retry = window.livedeskShared.backoff(), retryTimer = null, quiet = false;
+  var ws = null, welcomed = false, retry = window.livedeskShared.backoff(), retryTimer = null, quiet = false, blocked = false;
   var resend = window.livedeskShared.backoff(); // for messages refused with `unavailable`
   var conv = null, lastSeq = 0, agent = null, open = !framed, unread = 0, wanted = false;
   var names = {}, seen = {}, pendingEls = {}, typingTimer = null, lastTypingSent = 0, idleTimer = null;
@@ -138,7 +139,7 @@
       }
     });
     token = load("token", null);
-    user = load("user", { name: null, email: null });
+    user = Object.assign({}, NOBODY, load("user", {}));
     outbox = load("outbox", []);
     outbox.forEach(renderPending);
     updateIntro();
@@ -158,6 +159,7 @@
     sock.onopen = function () {
       sock.send(JSON.stringify({
         type: "hello", token: token, name: user.name, email: user.email,
+        identifier: user.identifier, identifier_hash: user.identifier_hash,
         page_url: ctx.page_url, referrer: ctx.referrer, timezone: timeZone(), last_seq: lastSeq || null
       }));
     };
@@ -172,6 +174,8 @@
       welcomed = false;
       // We closed it ourselves to say hello again (a new name): no alarm, no wait.
       if (quiet) { quiet = false; connect(); return; }
+      if (blocked) return; // refused for its identity: a new one (setUser) tries again
+
       setStatus(T.reconnecting);
       retryTimer = setTimeout(connect, retry.next());
     };
@@ -268,6 +272,12 @@
           retry.hold(30000);
           break;
         }
+        if (f.code === "identity_invalid") {
+          // Trying again changes nothing until the page proves who this is.
+          blocked = true;
+          setStatus(T.identity_invalid);
+          break;
+        }
         if (f.client_id && pendingEls[f.client_id]) {
           if (f.code === "unavailable") {
             // Not stored (the server is busy, or its database away): it stays
@@ -295,6 +305,22 @@
   }
 
   function newClientId() { return S.newClientId("v-"); }
+
+  // Who the site says the visitor is. Someone else signing in (or out) on
+  // this browser starts afresh: the last person's conversation is theirs.
+  function setUser(u) {
+    var next = Object.assign({}, NOBODY);
+    if (u) ["name", "email", "identifier", "identifier_hash"].forEach(function (k) { next[k] = u[k] ? String(u[k]) : null; });
+    if (next.identifier !== user.identifier && (user.identifier || next.identifier)) {
+      token = null; save("token", null); lastSeq = 0; conv = null;
+      outbox = []; save("outbox", outbox);
+      while (list.firstChild) list.removeChild(list.firstChild);
+      seen = {}; pendingEls = {};
+    }
+    user = next;
+    save("user", user);
+    updateIntro();
+  }
 
   var hintKind = null;
   function showHint(text, kind) { hint.textContent = text || ""; hint.hidden = !text; hintKind = text ? kind || "other" : null; }
@@ -391,14 +417,13 @@
     if (m.livedesk === "context") {
       ctx = { page_url: typeof m.page_url === "string" ? m.page_url : null, referrer: typeof m.referrer === "string" ? m.referrer : null };
       hydrate(m.state || {});
-      if (m.user && (m.user.name || m.user.email)) { user = { name: m.user.name || null, email: m.user.email || null }; save("user", user); updateIntro(); }
+      if (m.user && (m.user.name || m.user.email || m.user.identifier)) setUser(m.user);
       // A returning visitor connects at once (for the unread badge); a new one when the panel opens.
-      if (token || outbox.length) connect();
+      if (token || outbox.length || user.identifier) connect();
     } else if (m.livedesk === "user") {
-      user = { name: m.user && m.user.name || null, email: m.user && m.user.email || null };
-      save("user", user);
-      updateIntro();
+      setUser(m.user);
       if (ws) { quiet = true; ws.close(); } // reconnecting says hello again with the new name
+      else if (blocked) { blocked = false; connect(); }
     } else if (m.livedesk === "open") {
       open = true;
       setUnread(0);

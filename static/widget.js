@@ -3,8 +3,11 @@
  * the host page's CSS and scripts cannot break it, nor it them).
  * Settings: data-* attributes on the script tag or window.livedeskSettings:
  *   position (left|right), accent (#hex), locale (en|zh), greeting, title, askName (true|false)
- * API: window.livedesk.open(), close(), toggle(), setUser({name, email}),
+ * API: window.livedesk.open(), close(), toggle(),
+ *      setUser({identifier, identifier_hash, name, email}) (null: signed out),
  *      onUnreadChange(fn(count)), isOpen()
+ * A signed-in customer: settings.user = {identifier, identifier_hash, name, email},
+ * identifier_hash being hex HMAC-SHA256(site secret, identifier) made by the site's server.
  */
 (function () {
   "use strict";
@@ -32,7 +35,13 @@
   if (settings.title) params.set("title", settings.title);
   if (settings.askName === false) params.set("ask_name", "false");
 
-  var open = false, ready = false, unread = 0, user = null, listeners = [], queued = [];
+  var open = false, ready = false, unread = 0, user = userOf(settings.user), listeners = [], queued = [];
+
+  function userOf(u) {
+    if (!u || typeof u !== "object") return null;
+    var s = function (v) { return v == null || v === "" ? null : String(v); };
+    return { name: s(u.name), email: s(u.email), identifier: s(u.identifier), identifier_hash: s(u.identifier_hash) };
+  }
 
   // Inline !important beats any rule of the host page's stylesheets.
   function css(el, rules) {
@@ -175,7 +184,7 @@
     toggle: function () { show(!open); },
     isOpen: function () { return open; },
     setUser: function (u) {
-      user = { name: u && u.name ? String(u.name) : null, email: u && u.email ? String(u.email) : null };
+      user = userOf(u);
       post({ livedesk: "user", user: user });
     },
     onUnreadChange: function (fn) { if (typeof fn === "function") listeners.push(fn); },

@@ -63,6 +63,8 @@ pub struct ChatContext {
     pub notices: notices::Notices,
     /// Open conversations per agent unless its own is set (0: no limit).
     pub agent_capacity: u32,
+    /// Visitors must prove who they are (`LIVEDESK_IDENTITY_REQUIRED`).
+    pub identity_required: bool,
 }
 
 impl ChatContext {

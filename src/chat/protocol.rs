@@ -212,6 +212,12 @@ pub enum VisitorIn {
         timezone: Option<String>,
         #[serde(default)]
         last_seq: Option<i64>,
+        /// Who the site says this is…
+        #[serde(default)]
+        identifier: Option<String>,
+        /// …and its proof: hex HMAC-SHA256 of `identifier` under the site's secret.
+        #[serde(default)]
+        identifier_hash: Option<String>,
     },
     Message {
         client_id: String,

@@ -20,7 +20,20 @@ use crate::domain::ConversationId;
 use crate::domain::Visitor;
 use crate::storage::messages::{self as store};
 use crate::storage::visitors::VisitorInfo;
-use crate::storage::{arrivals, StorageError};
+use crate::storage::{arrivals, identity, StorageError};
+
+/// Why a hello was not welcomed.
+enum HelloError {
+    Storage(StorageError),
+    /// An identity the site did not sign (or none, where it requires one).
+    Identity,
+}
+
+impl From<StorageError> for HelloError {
+    fn from(e: StorageError) -> Self {
+        HelloError::Storage(e)
+    }
+}
 
 mod outgoing;
 mod rejoin;
@@ -114,6 +127,8 @@ impl VisitorSession {
                     referrer,
                     timezone,
                     last_seq,
+                    identifier,
+                    identifier_hash,
                 },
                 None,
             ) => {
@@ -130,7 +145,7 @@ impl VisitorSession {
                     user_agent: self.user_agent.clone(),
                     timezone: timezone.filter(|z| crate::domain::visitor::is_time_zone_name(z)),
                 };
-                self.hello(token, info, last_seq, ctx)
+                self.hello(token, info, last_seq, (identifier, identifier_hash), ctx)
             }
             (_, None) => self.error(
                 ErrorBody::new(code::HELLO_REQUIRED, "the first frame must be 'hello'"),
@@ -188,6 +203,7 @@ impl VisitorSession {
         token: Option<String>,
         info: VisitorInfo,
         last_seq: Option<i64>,
+        (identifier, hash): (Option<String>, Option<String>),
         ctx: &mut Context<Self>,
     ) {
         let cx = self.cx.clone();
@@ -196,15 +212,35 @@ impl VisitorSession {
             let now = cx.clock.now_naive();
             // A token that is too long, unknown or forged simply starts a new visitor.
             let token = token.filter(|t| !t.is_empty() && t.len() <= TOKEN_MAX);
-            let (visitor, token, conversation, fresh) = match (token, &cx.arrivals) {
+            // Who the site says this is, checked against its secret.
+            let claim = match identifier.is_some() || cx.identity_required {
+                false => None,
+                true => {
+                    let secret = cx.storage.run(identity::secret).await?;
+                    let required = cx.identity_required;
+                    identity::judge(
+                        secret.as_deref(),
+                        identifier.as_deref(),
+                        hash.as_deref(),
+                        required,
+                    )
+                    .map_err(|_| HelloError::Identity)?
+                }
+            };
+            let (visitor, token, conversation, fresh) = match (claim, token, &cx.arrivals) {
+                (Some(claim), token, _) => {
+                    cx.storage
+                        .run(move |db| identity::arrive(db, token, &claim, new_token, &info, now))
+                        .await?
+                }
                 // A new visitor: with group commit, together with whoever else arrives now.
-                (None, Some(arrivals)) => {
+                (None, None, Some(arrivals)) => {
                     let token = new_token();
                     let hash = crate::domain::visitor::token_hash(&token);
                     let visitor = arrivals.arrive(hash, info).await?;
                     (visitor, token, None, true)
                 }
-                (token, _) => {
+                (None, token, _) => {
                     cx.storage
                         .run(move |db| arrivals::arrive(db, token, new_token, &info, now))
                         .await?
@@ -240,7 +276,7 @@ impl VisitorSession {
                 _ => Vec::new(),
             };
             let notice = cx.notices.current(&cx.storage, now).await;
-            Ok::<_, StorageError>((visitor, token, conv_id, reply, after, messages, notice))
+            Ok::<_, HelloError>((visitor, token, conv_id, reply, after, messages, notice))
         };
         ctx.wait(fut.into_actor(self).map(|res, act, ctx| match res {
             Ok((visitor, token, conversation, reply, after, messages, notice)) => {
@@ -262,7 +298,19 @@ impl VisitorSession {
                 });
                 act.send(&frame, ctx);
             }
-            Err(e) => {
+            Err(HelloError::Identity) => {
+                act.error(
+                    ErrorBody::new(
+                        code::IDENTITY_INVALID,
+                        "identifier_hash is not this site's signature of identifier",
+                    ),
+                    ctx,
+                );
+                act.sock
+                    .close(crate::ws::CloseCode::Policy, "identity invalid");
+                ctx.stop();
+            }
+            Err(HelloError::Storage(e)) => {
                 tracing::error!(error = %e, "visitor hello failed");
                 act.error(
                     ErrorBody::new(code::UNAVAILABLE, "please try again shortly"),

@@ -71,6 +71,13 @@ pub async fn visitor_upload(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let visitor = visitor_of(&req, &state).await?.ok_or(UNAUTHORIZED)?;
+    if state.identity_required && !visitor.verified {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            crate::chat::protocol::code::IDENTITY_INVALID,
+            "this site accepts files from verified visitors only",
+        ));
+    }
     if !state
         .uploads
         .per_visitor

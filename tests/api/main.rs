@@ -23,6 +23,7 @@ mod files;
 mod frames;
 mod hardening;
 mod health;
+mod identity;
 mod labels;
 mod lock_order;
 mod lockout;

@@ -254,6 +254,7 @@ pub static EN: Strings = Strings {
         err_generic: "That did not work. Please try again.",
         too_many_conversations: "Too many new chats from your network right now. Your message is kept and will be sent in a minute.",
         too_many_connections: "Too many chat windows are open from your network. Close some and try again.",
+        identity_invalid: "Chat is not available: this page could not confirm who you are. Sign in again and reload.",
         waiting_for: "waiting {t}",
         minutes: "{n} min",
         hours: "{n} h",
@@ -265,5 +266,8 @@ pub static EN: Strings = Strings {
         confirm_close_queue: "Close every queued conversation? Each visitor is told the conversation was closed.",
         close_queue: "Close all queued",
         no_longer_yours: "This conversation went to another agent.",
+        identity: "Customer ID",
+        verified: "verified",
+        unverified: "not verified",
     },
 };

@@ -349,6 +349,8 @@ pub struct JsText {
     pub err_generic: &'static str,
     pub too_many_conversations: &'static str,
     pub too_many_connections: &'static str,
+    /// The site requires a verified identity and this page's was not.
+    pub identity_invalid: &'static str,
     pub waiting_for: &'static str,
     pub minutes: &'static str,
     pub hours: &'static str,
@@ -360,6 +362,10 @@ pub struct JsText {
     pub confirm_close_queue: &'static str,
     pub close_queue: &'static str,
     pub no_longer_yours: &'static str,
+    /// The site's id for its customer, and whether the site signed it.
+    pub identity: &'static str,
+    pub verified: &'static str,
+    pub unverified: &'static str,
 }
 
 #[cfg(test)]

@@ -254,6 +254,7 @@ pub static ZH: Strings = Strings {
         err_generic: "操作未成功，请重试。",
         too_many_conversations: "您的网络当前发起的新会话过多。您的消息已保留，将在一分钟后发送。",
         too_many_connections: "您的网络打开的聊天窗口过多。请关闭一些后重试。",
+        identity_invalid: "聊天不可用：此页面无法确认您的身份。请重新登录并刷新页面。",
         waiting_for: "已等待 {t}",
         minutes: "{n} 分钟",
         hours: "{n} 小时",
@@ -265,5 +266,8 @@ pub static ZH: Strings = Strings {
         confirm_close_queue: "关闭全部排队中的会话？每位访客都会收到会话已关闭的通知。",
         close_queue: "关闭全部排队",
         no_longer_yours: "此会话已转给其他客服。",
+        identity: "客户 ID",
+        verified: "已验证",
+        unverified: "未验证",
     },
 };
