@@ -145,6 +145,46 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/admin/canned/{id}/delete",
         web::post().to(pages::canned::delete::<true>),
     )
+    .route(
+        "/admin/integrations",
+        web::get().to(pages::admin_integrations::show),
+    )
+    .route(
+        "/admin/integrations/tokens",
+        web::post().to(pages::admin_integrations::create_token),
+    )
+    .route(
+        "/admin/integrations/tokens/{id}/revoke",
+        web::post().to(pages::admin_integrations::revoke_token),
+    )
+    .route(
+        "/admin/integrations/webhooks",
+        web::post().to(pages::admin_integrations::create_hook),
+    )
+    .route(
+        "/admin/integrations/webhooks/{id}",
+        web::get().to(pages::admin_integrations::show_hook),
+    )
+    .route(
+        "/admin/integrations/webhooks/{id}",
+        web::post().to(pages::admin_integrations::update_hook),
+    )
+    .route(
+        "/admin/integrations/webhooks/{id}/rotate",
+        web::post().to(pages::admin_integrations::rotate_hook),
+    )
+    .route(
+        "/admin/integrations/webhooks/{id}/delete",
+        web::post().to(pages::admin_integrations::delete_hook),
+    )
+    .route(
+        "/admin/integrations/webhooks/{id}/deliveries/{d}/redeliver",
+        web::post().to(pages::admin_integrations::redeliver),
+    )
+    .route(
+        "/admin/integrations/identity",
+        web::post().to(pages::admin_integrations::new_identity_secret),
+    )
     .route("/admin/labels", web::get().to(pages::admin_labels::show))
     .route("/admin/labels", web::post().to(pages::admin_labels::create))
     .route(

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod admin_agent;
+pub mod admin_integrations;
 pub mod admin_labels;
 pub mod admin_news;
 pub mod admin_rooms;
