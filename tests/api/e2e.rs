@@ -252,3 +252,28 @@ async fn notes_and_rooms_in_chromium() {
     )
     .await;
 }
+
+/// A signed-in customer's verified identity through the widget's `setUser`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verified_identity_in_chromium() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.add_agent("lin", PW, Role::Agent).await;
+    let secret = app
+        .storage
+        .run(livedesk::storage::identity::new_secret)
+        .await
+        .unwrap();
+    let hash = livedesk::domain::signing::hmac_hex(secret.as_bytes(), b"cust-42");
+    let host_port = host_site(app.port).await;
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots-identity");
+    run_script(
+        "identity.e2e.mjs",
+        &app,
+        &[
+            ("HOST_URL", format!("http://localhost:{host_port}/")),
+            ("SCREENSHOTS_DIR", shots.display().to_string()),
+            ("IDENTITY_HASH", hash),
+        ],
+    )
+    .await;
+}
