@@ -44,6 +44,9 @@ struct Inner {
     pace: Mutex<Pace>,
     limit: usize,
     max_delay: Option<Duration>,
+    /// When a place was last given back, in µs since `born`.
+    answered_at_us: AtomicU64,
+    born: Instant,
 }
 
 #[derive(Debug)]
@@ -75,6 +78,8 @@ impl Drop for Place {
     fn drop(&mut self) {
         if self.counted {
             self.of.answered.fetch_add(1, Ordering::Relaxed);
+            let us = self.of.born.elapsed().as_micros() as u64;
+            self.of.answered_at_us.store(us, Ordering::Relaxed);
         }
         self.of.taken.fetch_sub(1, Ordering::AcqRel);
     }
@@ -83,6 +88,10 @@ impl Drop for Place {
 impl Waiting {
     /// `limit` places at most (0: no limit); `max_delay` as above (None: none).
     pub fn new(limit: usize, max_delay: Option<Duration>) -> Self {
+        Self::born_at(limit, max_delay, Instant::now())
+    }
+
+    fn born_at(limit: usize, max_delay: Option<Duration>, born: Instant) -> Self {
         Self(Arc::new(Inner {
             taken: AtomicUsize::new(0),
             answered: AtomicU64::new(0),
@@ -94,6 +103,8 @@ impl Waiting {
             }),
             limit,
             max_delay,
+            answered_at_us: AtomicU64::new(0),
+            born,
         }))
     }
 
@@ -104,6 +115,21 @@ impl Waiting {
     /// Would a message be refused now? (A look; it takes no place.)
     pub fn full(&self) -> bool {
         self.refuses(self.0.taken.load(Ordering::Acquire), Instant::now())
+    }
+
+    /// Is the node behind: half its places taken, or nothing answered for
+    /// longer than a message may wait while some wait (stuck)? A message
+    /// that waited its turn long is refused only then: on a node that keeps
+    /// up, a client's own burst simply takes its time.
+    pub fn behind(&self) -> bool {
+        let i = &self.0;
+        let Some(max) = i.max_delay else { return false };
+        let taken = i.taken.load(Ordering::Acquire);
+        let quiet_us = (i.born.elapsed().as_micros() as u64)
+            .saturating_sub(i.answered_at_us.load(Ordering::Relaxed));
+        (i.limit > 0 && taken >= i.limit / 2)
+            || taken >= self.allowed(Instant::now()) / 2
+            || (taken > 0 && quiet_us > max.as_micros() as u64)
     }
 
     /// A place for one message, or `Unavailable` at once.
@@ -212,6 +238,25 @@ mod tests {
         assert!(w.enter_at(later).is_err());
         drop(held);
         assert!(w.enter_at(later).is_ok());
+    }
+
+    #[test]
+    fn behind_when_half_full_or_stuck_not_when_one_is_being_stored() {
+        let w = Waiting::new(0, Some(Duration::from_millis(100)));
+        let one = w.enter().unwrap();
+        assert!(!w.behind(), "one message in flight on a quiet node");
+        let many: Vec<Place> = (0..FLOOR / 2).map(|_| w.enter().unwrap()).collect();
+        assert!(w.behind(), "half the places taken");
+        drop(many);
+        drop(one);
+        // A node started 500 ms ago that has answered nothing since, with one waiting: stuck.
+        let stuck = Waiting::born_at(
+            0,
+            Some(Duration::from_millis(100)),
+            Instant::now() - Duration::from_millis(500),
+        );
+        let _held = stuck.enter().unwrap();
+        assert!(stuck.behind());
     }
 
     #[test]

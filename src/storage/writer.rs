@@ -85,6 +85,11 @@ impl MessageWriter {
         self.waiting.max_delay()
     }
 
+    /// Is the node behind (half its admission used)? See `Waiting::behind`.
+    pub fn behind(&self) -> bool {
+        self.waiting.behind()
+    }
+
     /// A place among the messages waiting to be stored, or `Unavailable`.
     pub fn admit(&self) -> StorageResult<Place> {
         self.waiting.enter()

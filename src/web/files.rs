@@ -129,7 +129,9 @@ pub async fn agent_upload(
     upload(&req, &state, (conv.visitor_id, Some(id), by), &q.name, body).await
 }
 
-async fn upload(
+/// Streams a request's body into the file store (refused past the size
+/// limit or for a type not taken) and records whose it is.
+pub(crate) async fn upload(
     req: &HttpRequest,
     state: &AppState,
     (visitor, conversation, by): (VisitorId, Option<ConversationId>, Party),

@@ -54,7 +54,8 @@ async fn a_client_sending_faster_than_it_is_stored_is_refused_quickly_and_keeps_
     let app = spawn_app_with(Backend::Sqlite, |s| {
         s.write_queue = 0;
         s.write_batch = 8;
-        s.write_wait_ms = 10_000;
+        // Stuck for longer than this (it is, for far more than 1 ms) is behind.
+        s.write_wait_ms = 1;
         // The flood limit is another matter.
         (s.ws_rate, s.ws_burst) = (1000, 1000);
     })
@@ -77,8 +78,8 @@ async fn a_client_sending_faster_than_it_is_stored_is_refused_quickly_and_keeps_
             .await;
         assert_eq!(e["code"], "unavailable", "{e}");
     }
-    // Those waiting are now past the wait a message is allowed (by the
-    // node's clock); the writer is released.
+    // Those waiting are past the wait a message is allowed (by the node's
+    // clock), and the node is behind (stuck); the writer is released.
     app.clock.advance(chrono::Duration::seconds(11));
     diesel::sql_query("COMMIT").execute(&mut lock).unwrap();
     assert_eq!(v.expect("ack").await["client_id"], "m1");

@@ -325,11 +325,44 @@ async fn conversations_are_listed_changed_and_reopened(backend: Backend) {
         })
         .await;
     let _ = lin_ws.try_frame().await;
-    // Filters: by agent; a cursor past the end.
-    let (_, mine) = api
-        .get(&format!("/conversations?agent_id={}", wang.id.0))
+    // Filters: by agent (storage follows the Desk's decision within moments).
+    let by_wang = format!("/conversations?agent_id={}", wang.id.0);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while api.get(&by_wang).await.1["data"]
+        .as_array()
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "storage never followed the transfer"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let since = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
+    let (s, recent) = api
+        .call(
+            Method::GET,
+            &format!("/conversations?updated_since={}", since.replace('+', "%2B")),
+            None,
+        )
         .await;
-    assert_eq!(mine["data"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        (s.as_u16(), recent["data"][0]["id"].as_i64()),
+        (200, Some(conv))
+    );
+    let later = (chrono::Utc::now() + chrono::Duration::minutes(5)).to_rfc3339();
+    let (_, none) = api
+        .get(&format!(
+            "/conversations?updated_since={}",
+            later.replace('+', "%2B")
+        ))
+        .await;
+    assert_eq!(none["data"], json!([]));
+    assert_eq!(
+        api.get("/conversations?updated_since=yesterday").await.0,
+        400
+    );
     assert_eq!(
         api.get(&format!("/conversations?agent_id={}", lin.id.0))
             .await
@@ -634,4 +667,80 @@ async fn the_openapi_document_and_the_routes_agree() {
     }
     assert_eq!(in_source, documented);
     assert!(documented.len() >= 25, "{documented:?}");
+}
+
+/// Each token has its own rate; the excess is 429 with `Retry-After`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_past_its_rate_is_told_to_slow_down() {
+    let app = spawn_app_with(Backend::Sqlite, |s| (s.api_rate, s.api_burst) = (1, 3)).await;
+    let (a, b) = (
+        Api::new(&app, Scope::Read).await,
+        Api::new(&app, Scope::Read).await,
+    );
+    for _ in 0..3 {
+        assert_eq!(a.get("/labels").await.0, 200);
+    }
+    let r = a
+        .http
+        .get(format!("{}/labels", a.base))
+        .bearer_auth(&a.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(code(&r.json().await.unwrap()), "rate_limited");
+    // Another token is not held up by it.
+    assert_eq!(b.get("/labels").await.0, 200);
+}
+
+/// A file uploaded through the API goes with a message, like the dashboard's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_uploaded_through_the_api_goes_with_a_message() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let mut v = Ws::visitor(&app).await;
+    let conv = v.begin("hello").await["conversation_id"].as_i64().unwrap();
+    let api = Api::new(&app, Scope::Write).await;
+    let url = format!("{}/conversations/{conv}/files?name=invoice.txt", api.base);
+    let up = api
+        .http
+        .post(&url)
+        .bearer_auth(&api.token)
+        .body("invoice #7781")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(up.status(), 201);
+    let file: Value = up.json().await.unwrap();
+    let (s, m) = api
+        .post(
+            &format!("/conversations/{conv}/messages"),
+            json!({"client_id": "f-1", "files": [file["id"]]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{m}");
+    let got = v.expect("message").await;
+    assert_eq!(got["message"]["files"][0]["name"], "invoice.txt");
+    // A type not taken is refused before it is kept; another conversation's 404.
+    let exe = api
+        .http
+        .post(&url)
+        .bearer_auth(&api.token)
+        .body(b"MZ\x90\x00\x03\x00\x00\x00".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(exe.status(), 415);
+    let other = format!("{}/conversations/424242/files?name=a.txt", api.base);
+    assert_eq!(
+        api.http
+            .post(other)
+            .bearer_auth(&api.token)
+            .body("x")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
 }

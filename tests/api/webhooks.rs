@@ -274,3 +274,52 @@ async fn notes_go_only_where_asked_and_internal_addresses_are_refused(backend: B
         .await;
     assert_eq!(s, 400);
 }
+
+/// A rotated secret: both sign during the overlap, only the new one after.
+/// A redirect is an answer, never followed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_overlaps_and_a_redirect_is_not_followed() {
+    let app = spawn_app_with(Backend::Sqlite, |s| s.webhook_allow_private = true).await;
+    let mut rx = Receiver::start().await;
+    let api = Api::new(&app, Scope::Write).await;
+    let (hook, old) = register(&api, &rx.url, &["message.created"], false).await;
+    let (s, rotated) = api
+        .post(
+            &format!("/webhooks/{hook}/rotate"),
+            json!({"overlap_hours": 24}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let new = rotated["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    assert_eq!(
+        api.get("/webhooks").await.1["data"][0].get("secret"),
+        None,
+        "never listed"
+    );
+    let mut v = Ws::visitor(&app).await;
+    v.begin("during the overlap").await;
+    let hit = rx.next().await;
+    assert!(signed_by(&hit, &new) && signed_by(&hit, &old));
+    app.clock.advance(chrono::Duration::hours(25));
+    v.say("m2", "after it").await;
+    let hit = rx.next().await;
+    assert!(signed_by(&hit, &new) && !signed_by(&hit, &old));
+    // A redirect: one request, recorded as a failure, tried again later.
+    rx.answer(&[Some(302)]);
+    v.say("m3", "redirected").await;
+    let first = rx.next().await;
+    rx.quiet_for(std::time::Duration::from_millis(800)).await;
+    let (_, log) = api.get(&format!("/webhooks/{hook}/deliveries")).await;
+    let row = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["delivery_id"] == first.header("x-livedesk-delivery"))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (row["status"].as_str(), row["last_response_code"].as_i64()),
+        (Some("pending"), Some(302))
+    );
+}

@@ -6,7 +6,7 @@
 //! is refused at once with `unavailable` (the client sends it again with
 //! the same `client_id`): when the writer is behind, when this socket has
 //! `READ_AHEAD` waiting already, or when one has waited here longer than a
-//! message may wait (`LIVEDESK_WRITE_WAIT_MS`).
+//! message may wait (`LIVEDESK_WRITE_WAIT_MS`) while the node is behind.
 
 use std::collections::VecDeque;
 

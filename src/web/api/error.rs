@@ -93,6 +93,12 @@ impl From<ChatError> for ApiErr {
     }
 }
 
+impl From<crate::web::error::ApiError> for ApiErr {
+    fn from(e: crate::web::error::ApiError) -> Self {
+        ApiErr::new(e.status, e.code, e.message)
+    }
+}
+
 impl From<actix::MailboxError> for ApiErr {
     fn from(_: actix::MailboxError) -> Self {
         ApiErr::unavailable()

@@ -20,7 +20,66 @@ use crate::storage::{agents, conversations};
 use crate::web::AppState;
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(list).service(post_one);
+    cfg.service(list).service(post_one).service(upload);
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UploadQuery {
+    /// The file's name as shown.
+    name: String,
+    /// Whose upload it is (an agent who may write there); the token's admin if absent.
+    agent_id: Option<i64>,
+}
+
+/// Uploads a file (the raw request body) into a conversation, to send with
+/// a message: `POST …/messages` with `"files": [id]`. Limits and types as
+/// for the dashboard's uploads.
+#[utoipa::path(tag = "messages", params(UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = Object, description = "the file"), (status = 404), (status = 413), (status = 415)))]
+#[post("/conversations/{id}/files")]
+async fn upload(
+    c: Caller,
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    cx: web::Data<ChatContext>,
+    id: web::Path<i64>,
+    q: web::Query<UploadQuery>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiErr> {
+    c.may_write()?;
+    let id = ConversationId(id.into_inner());
+    let card = as_agent(&state, c.card, q.agent_id).await?;
+    agent_actions::may_write(&cx, &card, id).await?;
+    let conv = state
+        .storage
+        .run(move |db| conversations::find(db, id))
+        .await?;
+    let by = crate::storage::attachments::Party::Agent(card.id);
+    Ok(
+        crate::web::files::upload(&req, &state, (conv.visitor_id, Some(id), by), &q.name, body)
+            .await?,
+    )
+}
+
+/// The agent a request acts for: `agent_id` (active), else the token's admin.
+async fn as_agent(
+    state: &AppState,
+    admin: AgentCard,
+    agent_id: Option<i64>,
+) -> Result<AgentCard, ApiErr> {
+    let Some(a) = agent_id else { return Ok(admin) };
+    let agent = state
+        .storage
+        .run(move |db| agents::find(db, AgentId(a)))
+        .await
+        .map_err(|_| ApiErr::bad_request("agent_id names no agent"))?;
+    if !agent.active {
+        return Err(ApiErr::bad_request("that agent is disabled"));
+    }
+    Ok(AgentCard::of(&agent))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -106,20 +165,7 @@ async fn post_one(
         .map_err(|e| ApiErr::from(ErrorBody::new(message_code(e), e.to_string())))?;
     let text = MessageBody::with_files(&m.body, m.files.len())
         .map_err(|e| ApiErr::from(ErrorBody::new(message_code(e), e.to_string())))?;
-    let card = match m.agent_id {
-        None => c.card,
-        Some(a) => {
-            let agent = state
-                .storage
-                .run(move |db| agents::find(db, AgentId(a)))
-                .await
-                .map_err(|_| ApiErr::bad_request("agent_id names no agent"))?;
-            if !agent.active {
-                return Err(ApiErr::bad_request("that agent is disabled"));
-            }
-            AgentCard::of(&agent)
-        }
-    };
+    let card = as_agent(&state, c.card, m.agent_id).await?;
     let who = (card, next_session_id());
     let cx = cx.into_inner();
     let view = if m.private {
