@@ -207,6 +207,19 @@ pub async fn close(
         .map_err(|_| ChatError::Unavailable)?
 }
 
+/// A room request's failure: an unknown room and a room one is not in
+/// answer the same `not_found`, so membership cannot be probed.
+pub(crate) fn room_failure(e: &StorageError, room: crate::domain::RoomId) -> ErrorBody {
+    match e {
+        StorageError::NotFound => ErrorBody::new(code::NOT_FOUND, "no such room"),
+        other => {
+            tracing::error!(error = %other, room_id = %room, "room request failed");
+            ErrorBody::new(code::UNAVAILABLE, "please try again shortly")
+        }
+    }
+    .room(room.0)
+}
+
 /// Posts to a team room as `card` (a member, or `not_found`); once stored
 /// it reaches the Dispatcher whatever happens to the asker.
 pub async fn room_message(
@@ -229,7 +242,7 @@ pub async fn room_message(
                 posts::insert(db, room, &author, client_id.as_str(), body.as_str(), now)
             })
             .await
-            .map_err(|e| super::agent_session::room_failure(&e, room))?;
+            .map_err(|e| room_failure(&e, room))?;
         let view = RoomMessageView::of(&posted.message, &posted.mentions);
         if posted.new {
             cx.dispatcher.do_send(RoomDeliver {

@@ -19,7 +19,6 @@ use crate::storage::agents;
 mod ending;
 mod history;
 pub use history::page as history_page;
-pub(crate) use room_frames::room_failure;
 mod joining;
 mod labels;
 mod notes;

@@ -145,7 +145,7 @@ pub async fn while_database_down(
         || path.starts_with("/static/")
         || path.starts_with("/ws/");
     if down && path.starts_with("/api/") {
-        let res = super::api::ApiErr::unavailable().error_response();
+        let res = ApiError::UNAVAILABLE.error_response();
         return Ok(req.into_response(res));
     }
     if down && !exempt {

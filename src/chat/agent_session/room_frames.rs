@@ -5,23 +5,12 @@
 use actix::prelude::*;
 
 use super::AgentSession;
+use crate::chat::agent_actions::room_failure;
 use crate::chat::messages::*;
 use crate::chat::protocol::*;
 use crate::domain::message::{ClientId, MessageBody};
 use crate::domain::RoomId;
 use crate::storage::rooms::{self, messages as posts};
-use crate::storage::StorageError;
-
-pub(crate) fn room_failure(e: &StorageError, room: RoomId) -> ErrorBody {
-    match e {
-        StorageError::NotFound => ErrorBody::new(code::NOT_FOUND, "no such room"),
-        other => {
-            tracing::error!(error = %other, room_id = %room, "room request failed");
-            ErrorBody::new(code::UNAVAILABLE, "please try again shortly")
-        }
-    }
-    .room(room.0)
-}
 
 impl AgentSession {
     pub(super) fn room_message(
