@@ -142,6 +142,7 @@ impl Application {
             .await??
         };
         let role = lease::take_role(&storage, &settings, &clock).await?;
+        let hours = storage.run(crate::storage::policies::hours).await?;
 
         if settings.test_captcha.is_some() {
             tracing::warn!(
@@ -192,7 +193,8 @@ impl Application {
                     metrics.chat.clone(),
                     bus.clone(),
                 ),
-            ),
+            )
+            .with_insight(storage.clone(), hours),
             NodeRole::Only(_) | NodeRole::Leader(..) => Dispatcher::new(
                 desk,
                 clock.clone(),
@@ -205,7 +207,8 @@ impl Application {
                 names,
                 role.bus().cloned(),
             )
-            .with_seed(rooms, labels),
+            .with_seed(rooms, labels)
+            .with_insight(storage.clone(), hours),
         };
         let (dispatcher, dispatcher_system) = dispatcher.start_on_own_thread();
         let webhooks_system = crate::webhooks::start(

@@ -7,9 +7,11 @@
 //! In a cluster only the leader's Dispatcher has a Desk; the others relay
 //! each call to it and its frames to their sockets (`dispatcher/relay.rs`).
 
+mod insight;
 mod relay;
 mod rooms;
 
+pub use insight::HoursChanged;
 pub use relay::{Promoter, Promotion};
 
 use std::collections::HashMap;
@@ -46,6 +48,8 @@ pub struct Dispatcher {
     cfg: DispatcherConfig,
     /// How a relay takes the lead when the leader dies.
     promoter: Option<Promoter>,
+    /// Presence for the reports, and availability for the widget.
+    insight: Option<insight::Insight>,
 }
 
 impl Dispatcher {
@@ -72,6 +76,7 @@ impl Dispatcher {
             assignments: Some(assignments),
             metrics,
             timers: HashMap::new(),
+            insight: None,
         }
     }
 
@@ -95,6 +100,7 @@ impl Dispatcher {
             assignments: None,
             metrics,
             timers: HashMap::new(),
+            insight: None,
         }
     }
 
@@ -122,6 +128,7 @@ impl Dispatcher {
 
     /// Carries out what the last call on the Desk asked for.
     fn run_effects(&mut self, ctx: &mut Context<Self>) {
+        self.after_presence(ctx);
         let Some(desk) = self.desk.as_mut() else {
             return;
         };
@@ -189,6 +196,7 @@ impl Actor for Dispatcher {
             a.report_to(ctx.address().recipient());
         }
         self.start_cluster(ctx);
+        self.watch_hours(ctx);
         // The grace timers of owners left from the previous run.
         self.run_effects(ctx);
     }
@@ -227,8 +235,9 @@ impl Handler<VisitorJoin> for Dispatcher {
             return self.relayed(call, JoinReply::unavailable());
         };
         let now = self.clock.now_naive();
-        let r = d.visitor_join(now, m.session, &m.visitor, m.conversation.as_ref());
+        let mut r = d.visitor_join(now, m.session, &m.visitor, m.conversation.as_ref());
         self.run_effects(ctx);
+        r.availability = self.availability();
         Box::pin(ready(r))
     }
 }

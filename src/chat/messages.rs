@@ -120,6 +120,9 @@ impl ChatError {
 pub struct JoinReply {
     pub status: Option<ConversationStatus>,
     pub agent: Option<AgentRef>,
+    /// Whether the team can answer now (the Dispatcher adds it).
+    #[serde(default)]
+    pub availability: Option<super::protocol::Availability>,
 }
 
 impl JoinReply {
@@ -128,6 +131,7 @@ impl JoinReply {
         Self {
             status: None,
             agent: None,
+            availability: None,
         }
     }
 }

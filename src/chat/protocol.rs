@@ -10,9 +10,11 @@ use crate::storage::messages::Message;
 mod codec;
 mod files;
 mod rooms;
+mod visitor;
 pub use codec::{cap, code, parse, preview, preview_of, to_text, ErrorBody, Shared};
 pub use files::{with_files, FileView};
 pub use rooms::{AnnouncementView, NoticeView, RoomMessageView, RoomView};
+pub use visitor::{Availability, VisitorIn, VisitorOut, VISITOR_TYPES};
 
 pub fn rfc3339(t: NaiveDateTime) -> String {
     DateTime::<Utc>::from_naive_utc_and_offset(t, Utc)
@@ -191,100 +193,6 @@ impl ConversationView {
     }
 }
 
-// ---- visitor socket ----
-
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum VisitorIn {
-    Hello {
-        #[serde(default)]
-        token: Option<String>,
-        #[serde(default)]
-        name: Option<String>,
-        #[serde(default)]
-        email: Option<String>,
-        #[serde(default)]
-        page_url: Option<String>,
-        #[serde(default)]
-        referrer: Option<String>,
-        /// An IANA zone name (`Europe/Berlin`), as `Intl` gives it.
-        #[serde(default)]
-        timezone: Option<String>,
-        #[serde(default)]
-        last_seq: Option<i64>,
-        /// Who the site says this is…
-        #[serde(default)]
-        identifier: Option<String>,
-        /// …and its proof: hex HMAC-SHA256 of `identifier` under the site's secret.
-        #[serde(default)]
-        identifier_hash: Option<String>,
-    },
-    Message {
-        client_id: String,
-        #[serde(default)]
-        body: String,
-        /// Uploaded files' ids (`POST /files`) sent with it.
-        #[serde(default)]
-        files: Vec<i64>,
-    },
-    Typing {
-        active: bool,
-    },
-    Read {
-        seq: i64,
-    },
-}
-
-pub const VISITOR_TYPES: &[&str] = &["hello", "message", "typing", "read"];
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum VisitorOut {
-    Welcome {
-        visitor_id: i64,
-        token: String,
-        /// `null` (and `status` too) until the visitor's first message opens a conversation.
-        conversation_id: Option<i64>,
-        status: Option<ConversationStatus>,
-        agent: Option<AgentRef>,
-        messages: Vec<MessageView>,
-        /// The team's current notice, if one has not expired.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        notice: Option<NoticeView>,
-    },
-    Ack {
-        client_id: String,
-        message: MessageView,
-    },
-    Message {
-        message: MessageView,
-    },
-    /// A notice from the team, shown until `until`.
-    Notice {
-        body: String,
-        until: String,
-    },
-    Assigned {
-        conversation_id: i64,
-        agent: AgentRef,
-    },
-    Queued {
-        conversation_id: i64,
-    },
-    Typing {
-        active: bool,
-    },
-    Read {
-        seq: i64,
-    },
-    Closed {
-        conversation_id: i64,
-    },
-    /// Said by a socket to its own client only, never sent between nodes.
-    #[serde(skip_deserializing)]
-    Error(ErrorBody),
-}
-
 // ---- agent socket ----
 
 #[derive(Debug, Deserialize)]
@@ -392,6 +300,13 @@ pub struct AgentSelf {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AgentOut {
+    /// A visitor rated a conversation this agent had (live).
+    Rating {
+        conversation_id: i64,
+        rating: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+    },
     Welcome {
         agent: AgentSelf,
         conversations: Vec<ConversationView>,

@@ -36,6 +36,7 @@ impl From<StorageError> for HelloError {
 }
 
 mod outgoing;
+mod rating;
 mod rejoin;
 mod sending;
 
@@ -69,6 +70,8 @@ pub struct VisitorSession {
     cx: Arc<ChatContext>,
     sock: Socket,
     user_agent: Option<String>,
+    /// `en` or `zh`: the language the visitor is asked in.
+    lang: &'static str,
     /// The client's address (limits count per address).
     ip: std::net::IpAddr,
     /// This socket's place among its address's; given back when the actor goes.
@@ -82,7 +85,7 @@ impl VisitorSession {
     pub fn start(
         cx: Arc<ChatContext>,
         wire: Wire,
-        user_agent: Option<String>,
+        (user_agent, lang): (Option<String>, &'static str),
         ip: std::net::IpAddr,
         slot: super::limits::Place,
     ) {
@@ -94,6 +97,7 @@ impl VisitorSession {
                 cx,
                 sock,
                 user_agent,
+                lang,
                 ip,
                 _slot: slot,
                 ready: None,
@@ -160,6 +164,8 @@ impl VisitorSession {
                     client_id,
                     body,
                     files,
+                    offline,
+                    email,
                 },
                 Some(_),
             ) => {
@@ -170,12 +176,33 @@ impl VisitorSession {
                         b.map(|b| (c, b)).map_err(|e| {
                             ErrorBody::new(message_code(e), e.to_string()).client(client_id.clone())
                         })
+                    })
+                    .and_then(|cb| {
+                        // The offline form: where to answer is required.
+                        let email = cap(email, 254).filter(|e| e.contains('@'));
+                        match (offline, email) {
+                            (false, _) => Ok((cb, None)),
+                            (true, Some(e)) => Ok((cb, Some(e))),
+                            (true, None) => Err(ErrorBody::new(
+                                code::VALIDATION,
+                                "an offline message needs an email address to answer to",
+                            )
+                            .client(client_id.clone())),
+                        }
                     });
                 match checked {
-                    Ok((c, b)) => self.take(c, (b, files), ctx),
+                    Ok(((c, b), offline)) => self.take(c, (b, files, offline), ctx),
                     Err(e) => self.error(e, ctx),
                 }
             }
+            (
+                VisitorIn::Rate {
+                    conversation_id,
+                    rating,
+                    comment,
+                },
+                Some(_),
+            ) => self.rate(ConversationId(conversation_id), rating, comment, ctx),
             // Before the first message there is nobody to tell.
             (VisitorIn::Typing { active }, Some(r)) => {
                 if let Some(conversation) = r.conversation {
@@ -289,6 +316,7 @@ impl VisitorSession {
                     agent: reply.agent,
                     messages,
                     notice,
+                    availability: reply.availability,
                 };
                 act.ready = Some(Ready {
                     visitor,
@@ -400,6 +428,9 @@ impl VisitorSession {
                 }
                 _ => {}
             }
+        }
+        if let VisitorOut::Closed { conversation_id } = &**frame {
+            self.ask_rating(ConversationId(*conversation_id), ctx);
         }
         if !self.sock.send_shared(&frame) {
             ctx.stop();

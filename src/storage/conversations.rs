@@ -325,6 +325,14 @@ pub fn recently_closed(
         .collect())
 }
 
+/// Left through the offline form (nobody was there when it began).
+pub fn mark_offline(conn: &mut DbConnection, id: ConversationId) -> StorageResult<()> {
+    diesel::update(conversations::table.find(id.0))
+        .set(conversations::offline.eq(true))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Which conversations a list shows (the REST API's filters).
 #[derive(Debug, Clone, Default)]
 pub struct Filter {

@@ -72,6 +72,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         closed_at -> Nullable<Timestamp>,
+        offline -> Bool,
     }
 }
 
@@ -294,6 +295,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    csat (id) {
+        id -> BigInt,
+        conversation_id -> BigInt,
+        episode -> Integer,
+        rating -> Integer,
+        comment -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    presence_events (id) {
+        id -> BigInt,
+        agent_id -> BigInt,
+        status -> Text,
+        at -> Timestamp,
+    }
+}
+
 diesel::joinable!(conversation_labels -> labels (label_id));
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(visitor_tokens -> visitors (visitor_id));
@@ -327,4 +348,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_events,
     webhook_deliveries,
     visitor_tokens,
+    csat,
+    presence_events,
 );

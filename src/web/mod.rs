@@ -10,6 +10,7 @@ pub mod hashing;
 pub mod i18n;
 pub mod pages;
 pub mod proxy;
+pub mod reports;
 pub mod session;
 pub mod sockets;
 pub mod state;
@@ -184,6 +185,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route(
         "/admin/integrations/identity",
         web::post().to(pages::admin_integrations::new_identity_secret),
+    )
+    .route("/admin/reports", web::get().to(pages::admin_reports::show))
+    .route(
+        "/admin/reports.csv",
+        web::get().to(pages::admin_reports::csv),
+    )
+    .route(
+        "/admin/hours",
+        web::get().to(pages::admin_reports::show_hours),
+    )
+    .route(
+        "/admin/hours",
+        web::post().to(pages::admin_reports::save_hours),
     )
     .route("/admin/labels", web::get().to(pages::admin_labels::show))
     .route("/admin/labels", web::post().to(pages::admin_labels::create))

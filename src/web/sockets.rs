@@ -52,8 +52,10 @@ pub async fn visitor(
         .and_then(|v| v.to_str().ok())
         .map(|s| s.chars().take(512).collect());
     let chat = chat.into_inner();
+    // The language the widget asks a visitor in (its `locale`, else the browser's).
+    let lang = crate::web::i18n::Lang::of_request(&req).code();
     accept(&req, move |wire| {
-        VisitorSession::start(chat, wire, ua, ip, slot)
+        VisitorSession::start(chat, wire, (ua, lang), ip, slot)
     })
 }
 

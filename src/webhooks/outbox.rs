@@ -97,6 +97,7 @@ fn payload(c: &mut DbConnection, e: &Event) -> StorageResult<Option<(&'static st
         "conversation.closed" => "conversation.closed",
         "conversation.reopened" => "conversation.reopened",
         "visitor.identified" => "visitor.identified",
+        "csat.submitted" => "csat.submitted",
         _ => return Ok(None),
     };
     let body = json!({
@@ -138,6 +139,15 @@ fn data(c: &mut DbConnection, e: &Event) -> StorageResult<Value> {
             json!({"conversation": resources::conversation(c, ConversationId(id))?})
         }
         "visitor.identified" => json!({"visitor": resources::visitor(c, VisitorId(e.ref_id))?}),
+        "csat.submitted" => {
+            let r = crate::storage::csat::find(c, e.ref_id)?;
+            json!({
+                "conversation_id": r.conversation_id,
+                "episode": r.episode,
+                "rating": r.rating,
+                "comment": r.comment,
+            })
+        }
         _ => Value::Null,
     })
 }

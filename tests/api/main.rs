@@ -36,6 +36,7 @@ mod overload;
 mod ownership;
 mod process;
 mod receiver;
+mod reports;
 mod rest;
 mod rooms;
 mod rooms_admin;

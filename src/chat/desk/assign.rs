@@ -190,6 +190,7 @@ impl Desk {
         JoinReply {
             status: Some(assignment.status),
             agent: assignment.agent.map(|a| self.agent_ref(a)),
+            availability: None,
         }
     }
 

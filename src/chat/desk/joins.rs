@@ -24,6 +24,7 @@ impl Desk {
             return JoinReply {
                 status: None,
                 agent: None,
+                availability: None,
             };
         };
         self.register(conversation, visitor, now);
@@ -53,6 +54,7 @@ impl Desk {
             return JoinReply {
                 status: Some(ConversationStatus::Closed),
                 agent: None,
+                availability: None,
             };
         }
         let reply = self.settle(conversation.id, now);

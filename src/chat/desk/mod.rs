@@ -160,6 +160,8 @@ pub struct Desk {
     /// the other tabs hear as `assigned`/`queued`.
     joining: Option<SessionId>,
     out: Vec<Effect>,
+    /// Who is online or away changed since the Dispatcher last asked.
+    presence_changed: bool,
 }
 
 impl Desk {
@@ -184,6 +186,7 @@ impl Desk {
             rooms: HashMap::new(),
             joining: None,
             out: Vec::new(),
+            presence_changed: false,
         };
         for (conv, visitor) in open {
             desk.register(&conv, &visitor, now);
@@ -194,6 +197,19 @@ impl Desk {
             }
         }
         desk
+    }
+
+    /// Did presence change since the last ask? (The Dispatcher records it
+    /// for the reports and says whether the team can answer.)
+    pub fn take_presence_changed(&mut self) -> bool {
+        std::mem::take(&mut self.presence_changed)
+    }
+
+    /// Is some agent online (not away)?
+    pub fn someone_available(&self) -> bool {
+        self.roster
+            .online()
+            .any(|a| a.status == crate::chat::protocol::AgentStatus::Online)
     }
 
     /// What the calls since the last take asked for, in order.

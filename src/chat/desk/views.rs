@@ -216,6 +216,7 @@ impl Desk {
     }
 
     pub(super) fn broadcast_presence(&mut self) {
+        self.presence_changed = true;
         let frame = AgentOut::Agents {
             agents: self.presence(),
         };

@@ -207,7 +207,9 @@ impl Dispatcher {
                 conversation,
             } => {
                 self.fanout.add_remote_visitor(session, visitor.id, &node);
-                json(&d.visitor_join(now, session, &visitor, conversation.as_ref()))
+                let mut r = d.visitor_join(now, session, &visitor, conversation.as_ref());
+                r.availability = self.availability();
+                json(&r)
             }
             Call::AgentJoin { session, agent } => {
                 self.fanout.add_remote_agent(session, agent.id, &node);

@@ -25,6 +25,8 @@ struct Queued {
     client_id: ClientId,
     body: MessageBody,
     files: Vec<i64>,
+    /// Left through the offline form, with the email to answer to.
+    offline: Option<String>,
 }
 
 /// Messages one socket may have waiting behind the one being stored: more
@@ -46,7 +48,7 @@ impl VisitorSession {
     pub(super) fn take(
         &mut self,
         client_id: ClientId,
-        (body, files): (MessageBody, Vec<i64>),
+        (body, files, offline): (MessageBody, Vec<i64>, Option<String>),
         ctx: &mut Context<Self>,
     ) {
         if self.out.waiting.len() >= READ_AHEAD || self.cx.writer.full() {
@@ -57,6 +59,7 @@ impl VisitorSession {
             client_id,
             body,
             files,
+            offline,
         });
         self.store_next(ctx);
     }
@@ -118,7 +121,7 @@ impl VisitorSession {
                 visitor,
                 current,
                 cid,
-                (q.body, q.files),
+                (q.body, q.files, q.offline),
                 &mut place,
             );
             (r.await, place)

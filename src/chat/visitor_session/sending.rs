@@ -51,7 +51,7 @@ pub(super) async fn store_visitor_message(
     visitor: Visitor,
     current: Option<ConversationId>,
     client_id: ClientId,
-    (body, files): (MessageBody, Vec<i64>),
+    (body, files, offline): (MessageBody, Vec<i64>, Option<String>),
     place: &mut Option<Place>,
 ) -> Result<(MessageView, ConversationId), SendError> {
     let mut open = current.is_some();
@@ -90,6 +90,22 @@ pub(super) async fn store_visitor_message(
                 })
                 .await
                 .map_err(|_| StorageError::Unavailable("dispatcher stopped"))?;
+        }
+        if let Some(email) = offline.clone() {
+            // Left while nobody was there: marked so, and where to answer kept.
+            let vid = visitor.visitor_id();
+            cx.storage
+                .run(move |db| {
+                    crate::storage::visitors::update_profile(
+                        db,
+                        vid,
+                        None,
+                        Some(Some(email)),
+                        None,
+                    )?;
+                    conversations::mark_offline(db, conversation)
+                })
+                .await?;
         }
         let message = OwnedNewMessage {
             conversation_id: conversation,

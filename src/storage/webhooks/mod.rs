@@ -17,6 +17,7 @@ pub const EVENTS: &[&str] = &[
     "conversation.reopened",
     "message.created",
     "visitor.identified",
+    "csat.submitted",
 ];
 
 #[derive(Debug, Clone, Queryable, Selectable)]

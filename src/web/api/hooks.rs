@@ -76,7 +76,7 @@ pub struct WebhookBody {
     url: Option<String>,
     /// Some of `conversation.created`, `conversation.assigned`,
     /// `conversation.closed`, `conversation.reopened`, `message.created`,
-    /// `visitor.identified`.
+    /// `visitor.identified`, `csat.submitted`.
     events: Option<Vec<String>>,
     /// `message.created` for private notes too.
     include_notes: Option<bool>,

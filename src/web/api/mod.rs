@@ -12,6 +12,7 @@ mod catalog;
 mod conversations;
 mod error;
 mod hooks;
+mod insight;
 mod messages;
 mod people;
 
@@ -57,7 +58,8 @@ fn routes(cfg: &mut ServiceConfig) {
         .configure(messages::routes)
         .configure(people::routes)
         .configure(catalog::routes)
-        .configure(hooks::routes);
+        .configure(hooks::routes)
+        .configure(insight::routes);
 }
 
 /// Mounts the API on an app: (the app, the API's OpenAPI document).

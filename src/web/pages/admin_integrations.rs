@@ -140,6 +140,8 @@ pub struct HookForm {
     e_message: Option<String>,
     #[serde(default, rename = "visitor.identified")]
     e_identified: Option<String>,
+    #[serde(default, rename = "csat.submitted")]
+    e_csat: Option<String>,
 }
 
 impl HookForm {
@@ -151,6 +153,7 @@ impl HookForm {
             &self.e_reopened,
             &self.e_message,
             &self.e_identified,
+            &self.e_csat,
         ];
         EVENTS
             .iter()

@@ -6,6 +6,7 @@ pub mod admin_agent;
 pub mod admin_integrations;
 pub mod admin_labels;
 pub mod admin_news;
+pub mod admin_reports;
 pub mod admin_rooms;
 pub mod archive;
 pub mod canned;
