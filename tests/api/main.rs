@@ -24,6 +24,7 @@ mod frames;
 mod hardening;
 mod health;
 mod identity;
+mod insight;
 mod integrations_admin;
 mod labels;
 mod lock_order;
